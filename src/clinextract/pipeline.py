@@ -1,0 +1,369 @@
+"""Drive rows through prompting, the engine, validation and the store.
+
+One pass: rows stream in; each becomes a request (static prompt prefix first, few-shot
+examples, the report); requests keep every engine slot busy, longest reports first
+within a small read-ahead; each answer goes through `validation.next_step`, which may
+send a follow-up; every finished record is appended to the checkpoint before it is
+reported. At the end the predictions file is written in input order.
+
+Progress flows up through a callback (`on_progress`), never by importing a face.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .data import DataSource, Row
+from .engines import Engine, Request, create_engine
+from .errors import ConfigError, EngineError
+from .examples import ExamplePool
+from .prompting import PromptBuilder
+from .settings import Settings, stable_hash
+from .store import RunStore
+from .task import Task
+from .validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
+
+META_COLUMNS = ("status", "error")
+READ_AHEAD = 4  # rows read ahead per in-flight request, to order them by length
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    successes: int = 0
+    failures: int = 0
+    reused: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def computed(self) -> int:
+        return self.done - self.reused
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.computed / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class RunSummary:
+    task: str
+    run_dir: Path
+    predictions_path: Path
+    rows: int
+    successes: int
+    failures: int
+    reused: int
+    seconds: float
+    docs_per_s: float
+    tokens_per_s: float
+    prompt_tokens: int
+    completion_tokens: int
+
+
+ProgressCallback = Callable[[Progress, dict[str, Any] | None], None]
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_task(
+    task: Task,
+    settings: Settings,
+    *,
+    source: DataSource | None = None,
+    engine: Engine | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> list[RunSummary]:
+    """Run a task `settings.n_runs` times; returns one summary per run."""
+    say = on_status or (lambda message: None)
+    if source is None:
+        if task.data_path is None:
+            raise ConfigError(f"{task.source or task.name}: no Data_Path and no data given")
+        source = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
+    check_columns(task, source)
+    pool = None
+    if settings.num_examples > 0:
+        if task.example_path is None:
+            raise ConfigError(
+                f"--num-examples {settings.num_examples} needs an Example_Path "
+                f"in the task file ({task.source or task.name})"
+            )
+        pool = ExamplePool.load(task.example_path, task.schema)
+    own_engine = engine is None
+    if own_engine:
+        say(f"starting the {settings.engine} engine ...")
+    engine = engine or create_engine(settings)
+    try:
+        summaries = []
+        for k in range(settings.n_runs):
+            run_dir = settings.output_dir / settings.run_name / f"{task.name}-run{k}"
+            run_settings = settings.model_copy(update={"seed": settings.seed + k})
+            summaries.append(
+                run_once(task, source, run_settings, engine, run_dir, pool, on_progress, say)
+            )
+        return summaries
+    finally:
+        if own_engine:
+            engine.close()
+
+
+def check_columns(task: Task, source: DataSource) -> None:
+    clash = [c for c in (*task.schema.field_names, *META_COLUMNS) if c in source.columns]
+    if clash:
+        raise ConfigError(
+            f"{source.path}: input column(s) {', '.join(map(repr, clash))} "
+            "would be overwritten by output fields; rename them in the data "
+            "or the schema"
+        )
+
+
+def run_once(
+    task: Task,
+    source: DataSource,
+    settings: Settings,
+    engine: Engine,
+    run_dir: Path,
+    pool: ExamplePool | None = None,
+    on_progress: ProgressCallback | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> RunSummary:
+    prompts = PromptBuilder(task.description, task.schema)
+    config = {
+        **settings.output_config(),
+        "model": engine.model_id,
+        "prompt": prompts.hash,
+        "schema": task.schema.hash,
+        "input_field": task.input_field,
+        "examples": pool.hash if pool else None,
+    }
+    store = RunStore(run_dir, stable_hash(config), overwrite=settings.overwrite)
+    progress = Progress(total=len(source))
+    if store.stale:
+        say(
+            f"{run_dir}: the configuration changed; {store.stale} earlier records were "
+            "moved to records.stale.jsonl and their rows run again"
+        )
+    if store.finished_rows:
+        say(f"{run_dir}: resuming, {store.finished_rows} rows already done")
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    manifest = _manifest(task, source, settings, engine, prompts, pool, store, config, created)
+    store.write_manifest({**manifest, "status": "running"})
+    status = "interrupted"
+    try:
+        for record in _records(task, source, settings, engine, prompts, pool, store, progress):
+            if not record.get("reused"):
+                store.append(record)  # on disk before it is reported
+            _count(progress, record)
+            if on_progress:
+                on_progress(progress, record)
+        store.write_final(_final_items(source, store))
+        status = "complete"
+    finally:
+        store.close()
+        manifest["counts"] = {
+            "rows": progress.total,
+            "success": progress.successes,
+            "failure": progress.failures,
+            "reused": progress.reused,
+            "stale_ignored": store.stale,
+        }
+        manifest["timings"] = {
+            "seconds": round(progress.elapsed, 3),
+            "docs_per_s": round(progress.docs_per_s, 4),
+            "completion_tokens_per_s": round(progress.tokens_per_s, 2),
+            "prompt_tokens": progress.prompt_tokens,
+            "completion_tokens": progress.completion_tokens,
+        }
+        manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        store.write_manifest({**manifest, "status": status})
+    return RunSummary(
+        task.name,
+        run_dir,
+        store.predictions_path,
+        progress.total,
+        progress.successes,
+        progress.failures,
+        progress.reused,
+        progress.elapsed,
+        progress.docs_per_s,
+        progress.tokens_per_s,
+        progress.prompt_tokens,
+        progress.completion_tokens,
+    )
+
+
+def _count(progress: Progress, record: dict[str, Any]) -> None:
+    progress.done += 1
+    if record.get("reused"):
+        progress.reused += 1
+    if record["status"] == SUCCESS:
+        progress.successes += 1
+    else:
+        progress.failures += 1
+    progress.prompt_tokens += record.get("prompt_tokens", 0)
+    progress.completion_tokens += record.get("completion_tokens", 0)
+
+
+def _records(
+    task: Task,
+    source: DataSource,
+    settings: Settings,
+    engine: Engine,
+    prompts: PromptBuilder,
+    pool: ExamplePool | None,
+    store: RunStore,
+    progress: Progress,
+) -> Iterator[dict[str, Any]]:
+    """Finished records, in the order they finish."""
+    window = max(1, engine.capacity * 2)  # a queued request per slot: no idle gaps
+    rows = iter(source)
+    pending: list[tuple[int, int, Row]] = []  # heap: longest report first
+    in_flight: dict[Future, tuple[Row, RowAttempts]] = {}
+    exhausted = False
+
+    def submit(row: Row, attempts: RowAttempts) -> None:
+        in_flight[engine.submit(attempts.request)] = (row, attempts)
+
+    try:
+        while True:
+            while not exhausted and len(pending) < window * READ_AHEAD:
+                row = next(rows, None)
+                if row is None:
+                    exhausted = True
+                    break
+                sha = text_sha(row.text)
+                if store.done(row.index, row.id, sha):
+                    yield {"row": row.index, "status": store.status(row.index), "reused": True}
+                    continue
+                if not row.text:
+                    yield _record(
+                        row, Outcome(FAILURE, task.schema.null_fields(), "empty input text"), None
+                    )
+                    continue
+                heapq.heappush(pending, (-len(row.text), row.index, row))
+            while pending and len(in_flight) < window:
+                row = heapq.heappop(pending)[2]
+                examples = pool.select(row.text, settings.num_examples) if pool else ()
+                request = Request(
+                    prompts.messages(row.text, examples),
+                    task.schema.grammar_schema,
+                    settings.max_tokens,
+                    settings.temperature,
+                    settings.seed,
+                )
+                submit(row, RowAttempts(request))
+            if not in_flight:
+                if exhausted and not pending:
+                    return
+                continue
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                row, attempts = in_flight.pop(future)
+                step = next_step(task.schema, attempts, future.result())
+                if isinstance(step, Request):
+                    submit(row, attempts)
+                else:
+                    yield _record(row, step, attempts)
+    finally:
+        for future in in_flight:
+            future.cancel()
+
+
+def _record(row: Row, outcome: Outcome, attempts: RowAttempts | None) -> dict[str, Any]:
+    record = {
+        "row": row.index,
+        "id": row.id,
+        "text_sha": text_sha(row.text),
+        "status": outcome.status,
+        "error": outcome.error,
+        "fields": outcome.fields,
+        "raw_output": outcome.raw_output,
+    }
+    if outcome.reasoning:
+        record["reasoning"] = outcome.reasoning
+    if attempts:
+        record.update(
+            attempts=attempts.count,
+            prompt_tokens=attempts.prompt_tokens,
+            completion_tokens=attempts.completion_tokens,
+            seconds=round(attempts.seconds, 3),
+        )
+        if attempts.errors:
+            record["attempt_errors"] = attempts.errors
+    return record
+
+
+def _final_items(source: DataSource, store: RunStore) -> Iterator[dict[str, Any]]:
+    with store.reader() as read:
+        for row in source:
+            rec = read(row.index)
+            if rec is None:  # cannot happen after a complete pass; never write a silent gap
+                raise EngineError(f"row {row.index} has no record; re-run to complete it")
+            yield {**row.columns, **rec["fields"], "status": rec["status"], "error": rec["error"]}
+
+
+def _manifest(
+    task: Task,
+    source: DataSource,
+    settings: Settings,
+    engine: Engine,
+    prompts: PromptBuilder,
+    pool: ExamplePool | None,
+    store: RunStore,
+    config: dict[str, Any],
+    created: str,
+) -> dict[str, Any]:
+    return {
+        "tool": "clinextract",
+        "version": __version__,
+        "created": created,
+        "task": {
+            "name": task.name,
+            "source": str(task.source) if task.source else None,
+            "input_field": task.input_field,
+            "data": str(source.path),
+            "id_field": source.id_field,
+        },
+        "config_hash": store.config_hash,
+        "prompt_hash": prompts.hash,
+        "schema_hash": task.schema.hash,
+        "examples": {
+            "path": str(task.example_path) if task.example_path else None,
+            "hash": pool.hash if pool else None,
+            "num_examples": settings.num_examples,
+        },
+        "engine": engine.describe(),
+        "decoding": {
+            "temperature": settings.temperature,
+            "seed": settings.seed,
+            "max_tokens": settings.max_tokens,
+            "grammar": "JSON Schema (closed, bounded, compact)",
+        },
+        "output_config": config,
+        "settings": settings.model_dump(mode="json", exclude={"api_key"}),
+    }
+
+
+__all__ = ["Progress", "RunSummary", "run_task", "run_once", "asdict"]

@@ -1,0 +1,453 @@
+"""Output schemas: where they come from, how they validate, how the model sees them.
+
+Three sources give one `OutputSchema`:
+  * a Pydantic model (a `.py` file defining `OutputParser`, or a class passed to the API),
+  * a JSON Schema (a `.json` file or a dict),
+  * llm_extractinator's legacy inline form (per field: type, description, optional,
+    literals, items, properties).
+
+The schema sent to the grammar is a stricter copy (`grammar_schema`): every object
+closed, every key present (optional ones nullable), numbers, strings and lists bounded,
+compact separators. A small base model otherwise invents keys or loops until the token
+limit (see ENGINE_NOTES.md). Validation uses the user's own schema, unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import keyword
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from .errors import ConfigError
+from .settings import stable_hash
+
+# Grammar-only bounds for fields the user left unbounded.
+GRAMMAR_MAX_STRING = 300
+GRAMMAR_MAX_ITEMS = 20
+GRAMMAR_NUMBER_BOUND = 1_000_000_000
+COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
+
+_LEGACY_TYPES = {
+    "str": "string",
+    "string": "string",
+    "text": "string",
+    "int": "integer",
+    "integer": "integer",
+    "float": "number",
+    "number": "number",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "list": "array",
+    "array": "array",
+    "dict": "object",
+    "object": "object",
+}
+
+
+@dataclass(frozen=True)
+class OutputSchema:
+    """A validated output shape: the Pydantic model plus its JSON Schema."""
+
+    model: type[BaseModel]
+    json_schema: dict[str, Any]
+    source: str = "<schema>"
+    field_names: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_model(cls, model: type[BaseModel], source: str = "<model>") -> OutputSchema:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigError(f"{source}: expected a Pydantic BaseModel class")
+        schema = inline_refs(model.model_json_schema(by_alias=True))
+        if schema.get("type") != "object" or not schema.get("properties"):
+            raise ConfigError(f"{source}: the schema must be an object with at least one field")
+        return cls(model, schema, source, tuple(schema["properties"]))
+
+    @classmethod
+    def from_json_schema(cls, schema: dict[str, Any], source: str = "<schema>") -> OutputSchema:
+        schema = inline_refs(schema)
+        if schema.get("type", "object") != "object" or not schema.get("properties"):
+            raise ConfigError(
+                f"{source}: a JSON Schema must be an object with 'properties' (got "
+                f"{json.dumps(schema)[:80]})"
+            )
+        try:
+            model = _model_from_json_schema(schema.get("title") or "Output", schema)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{source}: unsupported JSON Schema ({exc})") from exc
+        return cls(model, schema, source, tuple(schema["properties"]))
+
+    @classmethod
+    def from_legacy(cls, spec: dict[str, Any], source: str = "<inline>") -> OutputSchema:
+        props, required = {}, []
+        for name, fspec in spec.items():
+            props[name] = _legacy_field(name, fspec, source)
+            if not (isinstance(fspec, dict) and fspec.get("optional")):
+                required.append(name)
+        schema = {"type": "object", "properties": props, "required": required}
+        return cls.from_json_schema(schema, source)
+
+    # --- what the model sees -----------------------------------------------------------
+    @cached_property
+    def grammar_schema(self) -> dict[str, Any]:
+        constrained = _constrain(copy.deepcopy(self.json_schema))
+        constrained["x-guidance"] = dict(COMPACT_JSON)
+        return constrained
+
+    def describe(self) -> str:
+        """The schema as the model reads it: names, types, allowed values, descriptions."""
+        return "\n".join(_describe_object(self.json_schema, indent=0))
+
+    @cached_property
+    def hash(self) -> str:
+        return stable_hash(self.json_schema)
+
+    # --- validation --------------------------------------------------------------------
+    def validate_json(self, text: str) -> dict[str, Any]:
+        """Parse and validate; returns the fields as plain JSON values.
+
+        Raises pydantic.ValidationError (which is a ValueError) with the reason."""
+        obj = self.model.model_validate_json(text)
+        return obj.model_dump(mode="json", by_alias=True)
+
+    def runaway(self, fields: dict[str, Any]) -> str | None:
+        """A value that reached a bound the grammar added (not the user's schema) is a
+        model that looped or ran away, not an answer: say where, or None."""
+        return _runaway(self.json_schema, fields, "")
+
+    def null_fields(self) -> dict[str, None]:
+        return dict.fromkeys(self.field_names)
+
+
+# ---------------------------------------------------------------------------------------
+# loading
+
+
+def load_schema(spec: Any, parsers_dir: Path, source: str) -> OutputSchema:
+    """Parser_Format → OutputSchema. `spec` is a file name or an inline legacy dict."""
+    if isinstance(spec, dict):
+        if spec.get("type") == "object" or "properties" in spec or "$schema" in spec:
+            return OutputSchema.from_json_schema(spec, source)
+        return OutputSchema.from_legacy(spec, source)
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"{source}: Parser_Format must be a .py or .json file name or an object")
+    path = Path(spec)
+    if not path.is_absolute():
+        path = parsers_dir / spec
+    if not path.exists():
+        raise ConfigError(f"{source}: Parser_Format file not found: {path}")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a JSON Schema object")
+        return load_schema(data, parsers_dir, str(path))
+    if path.suffix == ".py":
+        return OutputSchema.from_model(_import_parser(path), str(path))
+    raise ConfigError(f"{source}: Parser_Format must end in .py or .json, got {spec!r}")
+
+
+def _import_parser(path: Path) -> type[BaseModel]:
+    name = f"clinextract_parser_{stable_hash(str(path.resolve()), 8)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pydantic resolves forward references through sys.modules
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any error is a config error
+        raise ConfigError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
+    parser = getattr(module, "OutputParser", None)
+    if parser is None:
+        raise ConfigError(f"{path}: defines no class named OutputParser")
+    return parser
+
+
+def _legacy_field(name: str, spec: Any, source: str) -> dict[str, Any]:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{source}: field {name!r} must be an object with a 'type'")
+    ltype = str(spec.get("type", "str")).lower()
+    literals = spec.get("literals")
+    if ltype not in _LEGACY_TYPES and not literals:
+        raise ConfigError(f"{source}: field {name!r} has unknown type {spec.get('type')!r}")
+    out: dict[str, Any] = {"type": _LEGACY_TYPES.get(ltype, "string")}
+    if spec.get("description"):
+        out["description"] = str(spec["description"])
+    if literals:
+        out = {
+            "enum": list(literals),
+            **({"description": out["description"]} if "description" in out else {}),
+        }
+    elif out["type"] == "array":
+        items = spec.get("items") or {"type": "str"}
+        out["items"] = _legacy_field(f"{name}[]", items, source)
+    elif out["type"] == "object":
+        sub = spec.get("properties") or {}
+        if not sub:
+            raise ConfigError(f"{source}: field {name!r} of type dict needs 'properties'")
+        out["properties"] = {k: _legacy_field(k, v, source) for k, v in sub.items()}
+        out["required"] = [
+            k for k, v in sub.items() if not (isinstance(v, dict) and v.get("optional"))
+        ]
+    if spec.get("optional"):
+        out = {
+            "anyOf": [out, {"type": "null"}],
+            **({"description": out["description"]} if "description" in out else {}),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# JSON Schema helpers
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace local `$ref`s by their definitions (no recursive schemas)."""
+    defs = {**schema.get("$defs", {}), **schema.get("definitions", {})}
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                ref = node["$ref"]
+                key = ref.split("/")[-1]
+                if key not in defs:
+                    raise ConfigError(f"unresolvable $ref {ref!r} in schema")
+                if ref in seen:
+                    raise ConfigError(f"recursive schema at {ref!r} is not supported")
+                merged = {**defs[key], **{k: v for k, v in node.items() if k != "$ref"}}
+                return resolve(merged, (*seen, ref))
+            return {
+                k: resolve(v, seen) for k, v in node.items() if k not in ("$defs", "definitions")
+            }
+        if isinstance(node, list):
+            return [resolve(v, seen) for v in node]
+        return node
+
+    return resolve(schema, ())
+
+
+def _nullable(node: dict[str, Any]) -> bool:
+    t = node.get("type")
+    if t == "null" or (isinstance(t, list) and "null" in t):
+        return True
+    if None in node.get("enum", [object()]):
+        return True
+    return any(_nullable(s) for s in node.get("anyOf", []) + node.get("oneOf", []))
+
+
+def _constrain(node: dict[str, Any]) -> dict[str, Any]:
+    """Grammar copy: close objects, require every key, bound numbers/strings/lists."""
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in node:
+            node[key] = [_constrain(s) for s in node[key]]
+    types = node.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "object" in types or "properties" in node:
+        props = node.get("properties", {})
+        required = set(node.get("required", []))
+        for name, sub in props.items():
+            sub = _constrain(sub)
+            if name not in required and not _nullable(sub):
+                sub = {"anyOf": [sub, {"type": "null"}]}
+            props[name] = sub
+        node["properties"] = props
+        node["required"] = list(props)
+        node["additionalProperties"] = False
+    if "array" in types:
+        node.setdefault("maxItems", GRAMMAR_MAX_ITEMS)
+        if "items" in node:
+            node["items"] = _constrain(node["items"])
+    if "string" in types and not ({"enum", "const", "pattern", "format"} & node.keys()):
+        node.setdefault("maxLength", GRAMMAR_MAX_STRING)
+    if "integer" in types or "number" in types:
+        if "minimum" not in node and "exclusiveMinimum" not in node:
+            node["minimum"] = -GRAMMAR_NUMBER_BOUND
+        if "maximum" not in node and "exclusiveMaximum" not in node:
+            node["maximum"] = GRAMMAR_NUMBER_BOUND
+    node.pop("default", None)
+    return node
+
+
+def _runaway(node: dict[str, Any], value: Any, path: str) -> str | None:
+    where = path or "answer"
+    if isinstance(value, dict):
+        props = _object_of(node) or {}
+        for key, sub in props.get("properties", {}).items():
+            found = _runaway(sub, value.get(key), f"{path}.{key}" if path else key)
+            if found:
+                return found
+    elif isinstance(value, list):
+        arr = next((n for n in [node, *node.get("anyOf", [])] if n.get("type") == "array"), {})
+        if "maxItems" not in arr and len(value) >= GRAMMAR_MAX_ITEMS:
+            return f"{where}: the list ran to {len(value)} items (the model looped)"
+        for n, item in enumerate(value):
+            found = _runaway(arr.get("items", {}), item, f"{where}[{n}]")
+            if found:
+                return found
+    elif isinstance(value, str) and len(value) >= GRAMMAR_MAX_STRING:
+        if "maxLength" not in node and not any("maxLength" in v for v in node.get("anyOf", [])):
+            return f"{where}: the text ran to {len(value)} characters (the model looped)"
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if abs(value) >= GRAMMAR_NUMBER_BOUND:
+            return f"{where}: {value} is a run-away number"
+    return None
+
+
+def _type_words(node: dict[str, Any]) -> str:
+    if "enum" in node:
+        return "one of " + ", ".join(json.dumps(v, ensure_ascii=False) for v in node["enum"])
+    if "const" in node:
+        return "always " + json.dumps(node["const"], ensure_ascii=False)
+    variants = node.get("anyOf") or node.get("oneOf")
+    if variants:
+        words = [_type_words(v) for v in variants if v.get("type") != "null"]
+        nullable = any(v.get("type") == "null" for v in variants)
+        return " or ".join(words) + (" or null" if nullable else "")
+    t = node.get("type", "any")
+    if isinstance(t, list):
+        return " or ".join(_type_words({**node, "type": x}) for x in t)
+    if t == "array":
+        return "list of " + _type_words(node.get("items", {}))
+    names = {
+        "string": "text",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "true/false",
+        "null": "null",
+        "object": "object",
+    }
+    word = names.get(t, str(t))
+    lo, hi = node.get("minimum"), node.get("maximum")
+    if lo is not None or hi is not None:
+        word += f" ({'' if lo is None else lo}..{'' if hi is None else hi})"
+    return word
+
+
+def _describe_object(node: dict[str, Any], indent: int) -> list[str]:
+    lines = []
+    pad = "  " * indent
+    for name, sub in node.get("properties", {}).items():
+        desc = sub.get("description") or ""
+        inner = _object_of(sub)
+        if inner is not None:
+            kind = "list of objects" if _is_array(sub) else "object"
+            lines.append(f"{pad}- {name} ({kind}){': ' + desc if desc else ''}")
+            lines.extend(_describe_object(inner, indent + 1))
+        else:
+            lines.append(f"{pad}- {name} ({_type_words(sub)}){': ' + desc if desc else ''}")
+    return lines
+
+
+def _is_array(node: dict[str, Any]) -> bool:
+    return node.get("type") == "array" or any(
+        v.get("type") == "array" for v in node.get("anyOf", [])
+    )
+
+
+def _object_of(node: dict[str, Any]) -> dict[str, Any] | None:
+    """The object inside a field (itself, its list items, or a nullable variant)."""
+    for candidate in [node, node.get("items", {}), *node.get("anyOf", [])]:
+        if isinstance(candidate, dict) and candidate.get("properties"):
+            return candidate
+        if isinstance(candidate, dict) and candidate.get("items", {}).get("properties"):
+            return candidate["items"]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# JSON Schema → Pydantic model (for validating schemas given as JSON)
+
+_SIMPLE = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
+
+
+def _python_type(name: str, node: dict[str, Any]) -> Any:
+    if "enum" in node:
+        values = tuple(node["enum"])
+        return Literal[values]  # type: ignore[valid-type]
+    if "const" in node:
+        return Literal[node["const"]]  # type: ignore[valid-type]
+    variants = node.get("anyOf") or node.get("oneOf")
+    if variants:
+        types = [_python_type(name, v) for v in variants]
+        out = types[0]
+        for t in types[1:]:
+            out = out | t
+        return out
+    t = node.get("type")
+    if isinstance(t, list):
+        return _python_type(name, {"anyOf": [{**node, "type": x} for x in t]})
+    if t == "object" or "properties" in node:
+        if not node.get("properties"):
+            return dict[str, Any]
+        return _model_from_json_schema(name, node)
+    if t == "array":
+        item = _python_type(name + "Item", node.get("items", {}))
+        constraints = {k: node[k] for k in ("minItems", "maxItems") if k in node}
+        if constraints:
+            return Annotated[
+                list[item],
+                Field(
+                    min_length=constraints.get("minItems"), max_length=constraints.get("maxItems")
+                ),
+            ]
+        return list[item]
+    if t == "string":
+        kw = {
+            "min_length": node.get("minLength"),
+            "max_length": node.get("maxLength"),
+            "pattern": node.get("pattern"),
+        }
+        if any(v is not None for v in kw.values()):
+            return Annotated[str, StringConstraints(**kw)]
+        return str
+    if t in ("integer", "number"):
+        base = int if t == "integer" else float
+        kw = {
+            "ge": node.get("minimum"),
+            "le": node.get("maximum"),
+            "gt": node.get("exclusiveMinimum"),
+            "lt": node.get("exclusiveMaximum"),
+        }
+        kw = {k: v for k, v in kw.items() if v is not None}
+        return Annotated[base, Field(**kw)] if kw else base
+    if t in _SIMPLE:
+        return _SIMPLE[t]
+    return Any
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit() or keyword.iskeyword(ident) or ident.startswith("_"):
+        ident = "f_" + ident
+    while ident in taken or ident in BaseModel.__dict__ or hasattr(BaseModel, ident):
+        ident += "_"
+    taken.add(ident)
+    return ident
+
+
+def _model_from_json_schema(name: str, node: dict[str, Any]) -> type[BaseModel]:
+    required = set(node.get("required", []))
+    fields: dict[str, Any] = {}
+    taken: set[str] = set()
+    for prop, sub in node.get("properties", {}).items():
+        ident = _identifier(prop, taken)
+        ptype = _python_type(ident.title().replace("_", ""), sub)
+        desc = sub.get("description")
+        if prop in required:
+            fields[ident] = (ptype, Field(..., alias=prop, description=desc))
+        else:
+            fields[ident] = (ptype | None, Field(None, alias=prop, description=desc))
+    extra = "forbid" if node.get("additionalProperties") is False else "ignore"
+    config = ConfigDict(populate_by_name=True, extra=extra)
+    return create_model(re.sub(r"\W", "", name) or "Output", __config__=config, **fields)
