@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +23,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
+
+dragon-synthetic: $(STAMP)
+	$(BIN)/python bench/dragon_synthetic.py
+
+studio: $(STAMP)
+	$(BIN)/clinextract studio
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

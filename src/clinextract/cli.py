@@ -112,7 +112,35 @@ def run_guarded(func: Callable[[], int | None]) -> None:
 # --- commands ---------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands that live in their own modules, imported only when used (keeps `--help`
+# fast and the Studio's and DRAGON's heavier imports out of `clinextract run`).
+LAZY_COMMANDS = {
+    "serve": "clinextract.serve:serve_cmd",
+    "dragon": "clinextract.dragon.cli:dragon_group",
+    "studio": "clinextract.studio.launch:studio_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module_name, attr = LAZY_COMMANDS[name].split(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.startswith("clinextract"):
+                    return None  # not built yet
+                raise
+            return getattr(module, attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clinextract")
 def cli() -> None:
     """Structured, validated data from clinical reports with local LLMs."""

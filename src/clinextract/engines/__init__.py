@@ -12,6 +12,8 @@ __all__ = ["Completion", "Engine", "Request", "TokenLogprob", "create_engine", "
 
 ENGINES = {
     "embedded": "clinextract.engines.embedded:EmbeddedEngine",
+    "ollama": "clinextract.engines.ollama:OllamaEngine",
+    "openai": "clinextract.engines.openai:OpenAIEngine",
 }
 
 
