@@ -86,7 +86,10 @@ def settings_from(options: dict[str, Any], **extra: Any) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from exc
+        message = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a check across fields, e.g. the model file
+            raise ConfigError(message) from exc
+        raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {message}") from exc
 
 
 # --- error handling shared by every command ---------------------------------------------

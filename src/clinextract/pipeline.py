@@ -279,13 +279,19 @@ def _records(
                     return
                 continue
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            fatal: BaseException | None = None
             for future in finished:
                 row, attempts = in_flight.pop(future)
+                if future.exception() is not None:  # the engine itself failed
+                    fatal = fatal or future.exception()
+                    continue
                 step = next_step(task.schema, attempts, future.result())
                 if isinstance(step, Request):
                     submit(row, attempts)
                 else:
                     yield _record(row, step, attempts)
+            if fatal is not None:  # after saving every answer that did arrive
+                raise fatal
     finally:
         for future in in_flight:
             future.cancel()

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 EngineName = Literal["embedded", "ollama", "openai"]
 
@@ -206,6 +206,16 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return [value]
         return value
+
+    @model_validator(mode="after")
+    def _check_model_file(self) -> Settings:
+        if self.engine == "embedded" and self.model:
+            path = Path(self.model).expanduser()
+            if not path.is_file():
+                raise ValueError(f"model file not found: {self.model}")
+            if path.suffix.lower() != ".gguf":
+                raise ValueError(f"the embedded engine needs a .gguf file: {self.model}")
+        return self
 
     def resolved_api_key(self) -> str | None:
         if self.api_key is not None:

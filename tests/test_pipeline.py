@@ -1,0 +1,151 @@
+"""Pipeline bookkeeping with a fake engine (unit level: see fakes.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+from fakes import FakeEngine, ok, report_of
+
+from clinextract.data import RecordsSource
+from clinextract.engines.base import Completion
+from clinextract.errors import ConfigError, EngineError
+from clinextract.pipeline import run_task
+from clinextract.schema import OutputSchema
+from clinextract.settings import Settings
+from clinextract.task import Task
+
+SCHEMA = OutputSchema.from_legacy({"lengte": {"type": "int"}, "woord": {"type": "str"}})
+TASK = Task("Task009_fake", "Tel de letters.", "text", SCHEMA)
+
+
+def answer_length(request):
+    text = report_of(request)
+    time.sleep(random.random() / 200)  # finish out of order
+    return ok(json.dumps({"lengte": len(text), "woord": text.split()[0]}))
+
+
+def source(n=30, **extra):
+    texts = [" ".join(["woord"] * (1 + (i * 7) % 11)) + f" {i}" for i in range(n)]
+    return RecordsSource([{"uid": f"{i:03d}", "text": t, **extra} for i, t in enumerate(texts)],
+                         "text")
+
+
+def settings(tmp_path, **kw):
+    return Settings(output_dir=tmp_path, **kw)
+
+
+def predictions(summary):
+    return json.loads(summary.predictions_path.read_text())
+
+
+def test_one_record_per_row_in_input_order(tmp_path):
+    src = source()
+    [summary] = run_task(TASK, settings(tmp_path), source=src,
+                         engine=FakeEngine(answer_length))
+    out = predictions(summary)
+    assert [r["uid"] for r in out] == [f"{i:03d}" for i in range(30)]
+    for row, rec in zip(src, out, strict=True):
+        assert rec["text"] == row.text and rec["lengte"] == len(row.text)
+        assert rec["status"] == "success" and rec["error"] is None
+    assert summary.successes == 30 and summary.failures == 0
+    assert summary.run_dir == tmp_path / "run" / "Task009_fake-run0"
+
+
+def test_longest_reports_are_sent_first(tmp_path):
+    engine = FakeEngine(answer_length, capacity=1, threaded=False)
+    run_task(TASK, settings(tmp_path), source=source(8), engine=engine)
+    lengths = [len(report_of(r)) for r in engine.requests]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_failures_are_nulls_with_error_and_raw_output(tmp_path):
+    def bad(request):
+        return ok('{"lengte": "veel", "woord": "x"}')
+
+    [summary] = run_task(TASK, settings(tmp_path), source=source(3), engine=FakeEngine(bad))
+    for rec in predictions(summary):
+        assert rec["status"] == "failure"
+        assert rec["lengte"] is None and rec["woord"] is None
+        assert "lengte" in rec["error"]
+    lines = [json.loads(x) for x in (summary.run_dir / "records.jsonl").read_text().splitlines()]
+    assert all(x["raw_output"] == '{"lengte": "veel", "woord": "x"}' for x in lines)
+    assert all(x["attempts"] == 2 for x in lines)  # one repair, never identical retries
+
+
+def test_empty_text_fails_without_calling_the_engine(tmp_path):
+    src = RecordsSource([{"text": ""}, {"text": None}, {"text": "twee woorden"}], "text")
+    engine = FakeEngine(answer_length)
+    [summary] = run_task(TASK, settings(tmp_path), source=src, engine=engine)
+    out = predictions(summary)
+    assert [r["status"] for r in out] == ["failure", "failure", "success"]
+    assert out[0]["error"] == "empty input text"
+    assert len(engine.requests) == 1
+
+
+def test_crash_then_resume_loses_and_repeats_nothing(tmp_path):
+    calls = {"n": 0}
+
+    def dies_after_ten(request):
+        calls["n"] += 1
+        if calls["n"] > 10:
+            raise EngineError("server went away")
+        return answer_length(request)
+
+    with pytest.raises(EngineError):
+        run_task(TASK, settings(tmp_path), source=source(),
+                 engine=FakeEngine(dies_after_ten, threaded=False))
+    records = tmp_path / "run" / "Task009_fake-run0" / "records.jsonl"
+    done_before = {json.loads(x)["row"] for x in records.read_text().splitlines()}
+    assert len(done_before) == 10  # every answer that arrived is kept
+
+    engine = FakeEngine(answer_length)
+    [summary] = run_task(TASK, settings(tmp_path), source=source(), engine=engine)
+    assert summary.reused == 10 and len(engine.requests) == 20
+    rows = [json.loads(x)["row"] for x in records.read_text().splitlines()]
+    assert sorted(rows) == list(range(30))  # nothing lost, nothing twice
+    assert [r["uid"] for r in predictions(summary)] == [f"{i:03d}" for i in range(30)]
+    manifest = json.loads((summary.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["counts"]["reused"] == 10
+
+
+def test_changed_settings_recompute(tmp_path):
+    run_task(TASK, settings(tmp_path), source=source(5), engine=FakeEngine(answer_length))
+    engine = FakeEngine(answer_length)
+    [summary] = run_task(TASK, settings(tmp_path, temperature=0.5), source=source(5),
+                         engine=engine)
+    assert summary.reused == 0 and len(engine.requests) == 5
+    # a setting that does not change answers (slots) keeps finished rows
+    engine = FakeEngine(answer_length)
+    [summary] = run_task(TASK, settings(tmp_path, temperature=0.5, parallel=2),
+                         source=source(5), engine=engine)
+    assert summary.reused == 5 and not engine.requests
+
+
+def test_n_runs_write_separate_folders_with_manifests(tmp_path):
+    summaries = run_task(TASK, settings(tmp_path, n_runs=2, run_name="rep"), source=source(4),
+                         engine=FakeEngine(answer_length))
+    assert [s.run_dir.name for s in summaries] == ["Task009_fake-run0", "Task009_fake-run1"]
+    manifest = json.loads((summaries[1].run_dir / "manifest.json").read_text())
+    assert manifest["decoding"]["seed"] == 43
+    assert manifest["counts"] == {"rows": 4, "success": 4, "failure": 0, "reused": 0,
+                                  "stale_ignored": 0}
+    assert manifest["engine"]["model"] == "fake-model"
+    assert len(manifest["prompt_hash"]) == 16 and len(manifest["schema_hash"]) == 16
+
+
+def test_output_fields_may_not_overwrite_input_columns(tmp_path):
+    with pytest.raises(ConfigError, match="'woord'"):
+        run_task(TASK, settings(tmp_path), source=source(2, woord="x"),
+                 engine=FakeEngine(answer_length))
+
+
+def test_engine_errors_per_request_are_row_failures(tmp_path):
+    def too_long(request):
+        return Completion.failed("prompt too long: 9000 tokens")
+
+    [summary] = run_task(TASK, settings(tmp_path), source=source(2),
+                         engine=FakeEngine(too_long))
+    assert [r["error"] for r in predictions(summary)] == ["prompt too long: 9000 tokens"] * 2

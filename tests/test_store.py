@@ -1,0 +1,65 @@
+"""The run folder: append, crash recovery, configuration changes, atomic final file."""
+
+from __future__ import annotations
+
+import json
+
+from clinextract.store import RunStore
+
+
+def rec(row, status="success"):
+    return {"row": row, "id": f"{row:03d}", "text_sha": f"sha{row}", "status": status,
+            "error": None, "fields": {"x": row}}
+
+
+def test_append_then_resume_sees_done_rows(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append(rec(2))
+    store.append(rec(0))
+    store.close()
+    again = RunStore(tmp_path, "cfg")
+    assert again.done(0, "000", "sha0") and again.done(2, "002", "sha2")
+    assert not again.done(1, "001", "sha1")
+    assert not again.done(0, "000", "changed-text")  # the input row changed
+    assert again.finished_rows == 2
+
+
+def test_half_written_last_line_is_cut_before_appending(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append(rec(0))
+    store.close()
+    with (tmp_path / "records.jsonl").open("a") as fh:
+        fh.write('{"row": 1, "id": "001", "sta')  # killed mid-write
+    again = RunStore(tmp_path, "cfg")
+    again.append(rec(1))
+    again.close()
+    lines = (tmp_path / "records.jsonl").read_text().splitlines()
+    assert [json.loads(line)["row"] for line in lines] == [0, 1]
+
+
+def test_changed_configuration_moves_old_records_aside(tmp_path):
+    store = RunStore(tmp_path, "old")
+    store.append(rec(0))
+    store.close()
+    new = RunStore(tmp_path, "new")
+    assert new.stale == 1 and not new.done(0, "000", "sha0")
+    assert (tmp_path / "records.stale.jsonl").read_text().count("\n") == 1
+    assert (tmp_path / "records.jsonl").read_text() == ""
+
+
+def test_final_file_is_in_the_order_given(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    for row in (2, 0, 1):
+        store.append(rec(row))
+    with store.reader() as read:
+        items = [read(r)["fields"] for r in range(3)]
+    store.write_final(items)
+    assert json.loads(store.predictions_path.read_text()) == [{"x": 0}, {"x": 1}, {"x": 2}]
+    assert not list(tmp_path.glob(".nlp-predictions*"))  # no temporary left behind
+
+
+def test_overwrite_starts_over(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append(rec(0))
+    store.close()
+    assert not RunStore(tmp_path, "cfg", overwrite=True).done(0, "000", "sha0")
