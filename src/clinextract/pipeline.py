@@ -24,7 +24,7 @@ from typing import Any
 from . import __version__
 from .data import DataSource, Row
 from .engines import Engine, Request, create_engine
-from .errors import ConfigError, EngineError
+from .errors import ClinextractError, ConfigError, EngineError
 from .examples import ExamplePool
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
@@ -81,6 +81,12 @@ class RunSummary:
 
 
 ProgressCallback = Callable[[Progress, dict[str, Any] | None], None]
+StopCheck = Callable[[], bool]
+
+
+class RunCancelled(ClinextractError):
+    """`should_stop` asked the run to stop. Finished records stay in the checkpoint and
+    the manifest says `interrupted`; running the same task again resumes."""
 
 
 def text_sha(text: str) -> str:
@@ -95,8 +101,12 @@ def run_task(
     engine: Engine | None = None,
     on_progress: ProgressCallback | None = None,
     on_status: Callable[[str], None] | None = None,
+    should_stop: StopCheck | None = None,
 ) -> list[RunSummary]:
-    """Run a task `settings.n_runs` times; returns one summary per run."""
+    """Run a task `settings.n_runs` times; returns one summary per run.
+
+    `should_stop` is polled after each finished row (and before each run); when it
+    returns True the run stops cooperatively with `RunCancelled`."""
     say = on_status or (lambda message: None)
     if source is None:
         if task.data_path is None:
@@ -118,10 +128,15 @@ def run_task(
     try:
         summaries = []
         for k in range(settings.n_runs):
+            if should_stop is not None and should_stop():
+                raise RunCancelled(f"cancelled before run {k} of {settings.n_runs}")
             run_dir = settings.output_dir / settings.run_name / f"{task.name}-run{k}"
             run_settings = settings.model_copy(update={"seed": settings.seed + k})
             summaries.append(
-                run_once(task, source, run_settings, engine, run_dir, pool, on_progress, say)
+                run_once(
+                    task, source, run_settings, engine, run_dir, pool, on_progress, say,
+                    should_stop=should_stop,
+                )
             )
         return summaries
     finally:
@@ -148,6 +163,8 @@ def run_once(
     pool: ExamplePool | None = None,
     on_progress: ProgressCallback | None = None,
     say: Callable[[str], None] = lambda message: None,
+    *,
+    should_stop: StopCheck | None = None,
 ) -> RunSummary:
     prompts = PromptBuilder(task.description, task.schema)
     config = {
@@ -178,6 +195,8 @@ def run_once(
             _count(progress, record)
             if on_progress:
                 on_progress(progress, record)
+            if should_stop is not None and should_stop():
+                raise RunCancelled(f"cancelled after {progress.done} of {progress.total} rows")
         store.write_final(_final_items(source, store))
         status = "complete"
     finally:
@@ -372,4 +391,4 @@ def _manifest(
     }
 
 
-__all__ = ["Progress", "RunSummary", "run_task", "run_once", "asdict"]
+__all__ = ["Progress", "RunCancelled", "RunSummary", "run_task", "run_once", "asdict"]
