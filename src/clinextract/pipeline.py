@@ -174,6 +174,7 @@ def run_once(
         "schema": task.schema.hash,
         "input_field": task.input_field,
         "examples": pool.hash if pool else None,
+        **({"top_logprobs": task.top_logprobs} if task.top_logprobs else {}),
     }
     store = RunStore(run_dir, stable_hash(config), overwrite=settings.overwrite)
     progress = Progress(total=len(source))
@@ -291,6 +292,7 @@ def _records(
                     settings.max_tokens,
                     settings.temperature,
                     settings.seed,
+                    top_logprobs=task.top_logprobs,
                 )
                 submit(row, RowAttempts(request))
             if not in_flight:
@@ -328,6 +330,8 @@ def _record(row: Row, outcome: Outcome, attempts: RowAttempts | None) -> dict[st
     }
     if outcome.reasoning:
         record["reasoning"] = outcome.reasoning
+    if outcome.logprobs:
+        record["logprobs"] = outcome.logprobs
     if attempts:
         record.update(
             attempts=attempts.count,

@@ -38,6 +38,9 @@ class Task:
     example_path: Path | None = None
     id_field: str | None = None
     source: Path | None = None
+    # >0: ask the engine for the top-k alternatives per answer token and keep them in the
+    # record (`logprobs`), e.g. to turn a yes/no answer into a probability (DRAGON).
+    top_logprobs: int = 0
 
 
 def find_task_file(task_id: int, task_dir: Path) -> Path:

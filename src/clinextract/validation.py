@@ -31,6 +31,8 @@ class Outcome:
     error: str | None = None
     raw_output: str | None = None
     reasoning: str | None = None
+    # [[token, logprob, {alternative: logprob}], ...] of the accepted answer, when asked for
+    logprobs: list[list[Any]] | None = None
 
 
 @dataclass
@@ -90,7 +92,19 @@ def next_step(
                 replace(request, messages=PromptBuilder.repair(request.messages, answer, reason))
             )
         return fail(f"invalid answer after repair: {reason}")
-    return Outcome(SUCCESS, fields, None, completion.text, reasoning)
+    return Outcome(
+        SUCCESS, fields, None, completion.text, reasoning, compact_logprobs(completion)
+    )
+
+
+def compact_logprobs(completion: Completion) -> list[list[Any]] | None:
+    """The answer's per-token log-probabilities as plain JSON (rounded)."""
+    if not completion.logprobs:
+        return None
+    return [
+        [t.token, round(t.logprob, 4), {k: round(v, 4) for k, v in t.top.items()}]
+        for t in completion.logprobs
+    ]
 
 
 def split_reasoning(text: str) -> tuple[str, str | None]:
