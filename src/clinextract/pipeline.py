@@ -126,6 +126,10 @@ def run_task(
         say(f"starting the {settings.engine} engine ...")
     engine = engine or create_engine(settings)
     try:
+        if settings.translate:  # pre-pass: reports to English, cached in the run folder
+            from .translate import translated_source
+
+            source = translated_source(task.name, source, settings, engine, say)
         summaries = []
         for k in range(settings.n_runs):
             if should_stop is not None and should_stop():

@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -57,7 +58,14 @@ def _grammar(schema_json: str) -> str:
 class EmbeddedEngine(Engine):
     name = "embedded"
 
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        configure: Callable[[Any], None] | None = None,
+    ):
         import xllamacpp
 
         if settings.model:
@@ -86,6 +94,8 @@ class EmbeddedEngine(Engine):
         # otherwise it is a random loopback port nobody is told about.
         params.hostnames = [host]
         params.port = port
+        if configure is not None:  # `clinextract serve`: chat template, model name, key
+            configure(params)
         self._params_summary = {
             "n_parallel": params.n_parallel,
             "n_ctx": params.n_ctx,
