@@ -1,0 +1,343 @@
+"""What the server engines (Ollama, OpenAI-compatible) share: an HTTP client that keeps
+`--concurrency` requests in flight, spreads them round-robin over every `--base-url`,
+retries what is worth retrying, and knows when the server is gone.
+
+Requests run as coroutines on one event loop in a background thread (httpx, async);
+`submit` hands back a `concurrent.futures.Future`, as the Engine interface asks.
+
+Faults, per request (`--max-failures N`):
+  * connection errors, timeouts (`--timeout S`), HTTP 408/409/429/5xx and answers that
+    are not JSON are retried up to N attempts, after 0.5 s, 1 s, 2 s, … (×0.5–1.5
+    jitter, at most 30 s; a server's Retry-After is honoured up to 60 s);
+  * when all N attempts fail and no request got an answer meanwhile, the server is
+    taken as gone: this future and every later one raise `EngineError` (the run stops
+    with exit 1, finished records are on disk, the same command resumes);
+  * when other requests got answers meanwhile, only this row fails
+    (`Completion(finish_reason="error")`);
+  * HTTP 400/413/422 is a problem with this request: no retry, the row fails;
+  * HTTP 401/403 (the key) and 404 (the route or the model vanished) stop the run.
+
+Report text is never logged: error messages carry statuses and the server's own error
+message, never a request body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import threading
+import time
+from abc import abstractmethod
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..errors import ConfigError, EngineError
+from ..settings import Settings
+from .base import Completion, Engine, Request
+
+BACKOFF_BASE, BACKOFF_MAX, RETRY_AFTER_MAX = 0.5, 30.0, 60.0
+RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
+REQUEST_STATUSES = {400, 413, 422}  # this request is at fault: no retry
+CONNECT_TIMEOUT = 10.0
+
+
+class Retry(Exception):
+    """A failed attempt worth another try."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Server:
+    """One --base-url and what start-up found out about it."""
+
+    url: str  # as the user gave it, for messages
+    client: httpx.AsyncClient | None = None
+    kind: str = "generic"  # llamacpp | vllm | sglang | ollama | generic
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def error_text(response: httpx.Response, limit: int = 200) -> str:
+    """The server's own error message (JSON `error`/`message`/`detail`), one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message: Any = None
+    if isinstance(body, dict):
+        message = body.get("error") or body.get("message") or body.get("detail")
+        if isinstance(message, dict):
+            message = message.get("message") or json.dumps(message)
+    if not message:
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        message = f"{kind}, {len(response.content)} bytes"
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return min(RETRY_AFTER_MAX, max(0.0, float(value))) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before attempt `attempt + 1` (attempt counts from 1)."""
+    delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+class ServerEngine(Engine):
+    """Base of the server engines: subclasses say how to start, what to send and how to
+    read the answer (`start`, `build`, `parse`)."""
+
+    kind_label = "server"  # for messages: "the Ollama server", "the OpenAI-compatible server"
+
+    def __init__(self, settings: Settings, default_url: str):
+        self.settings = settings
+        self.capacity = settings.concurrency
+        urls = settings.base_url or [default_url]
+        self.servers = [Server(self.normalize_url(u)) for u in urls]
+        self.headers = {"Accept": "application/json"}
+        key = settings.resolved_api_key()
+        if key:
+            self.headers["Authorization"] = f"Bearer {key}"
+        self._turn = itertools.count()
+        self._answers = 0  # exchanges that got an answer, for telling "gone" from "this row"
+        self._gone: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"clinextract-{self.name}", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
+        try:
+            with httpx.Client(headers=self.headers, timeout=self._timeout()) as probe:
+                self.start(probe)
+            self._call(self._open_clients())
+        except BaseException:
+            self.close()
+            raise
+
+    # --- for subclasses ------------------------------------------------------------
+    @staticmethod
+    def normalize_url(url: str) -> str:
+        url = url.strip().rstrip("/")
+        if "://" not in url:
+            url = "http://" + url
+        return url
+
+    @abstractmethod
+    def start(self, probe: httpx.Client) -> None:
+        """Check every server once (reachable, model present, features) before any
+        request; raise ConfigError or EngineError with one plain line."""
+
+    @abstractmethod
+    def build(self, request: Request, server: Server) -> tuple[str, dict[str, Any]]:
+        """(URL, JSON body) for one attempt of `request` on `server`."""
+
+    @abstractmethod
+    def parse(
+        self, request: Request, server: Server, body: dict[str, Any], seconds: float
+    ) -> Completion:
+        """A 200 answer's JSON → Completion. Raise Retry if it is not the expected shape."""
+
+    def rejected(self, request: Request, server: Server, response: httpx.Response) -> bool:
+        """A 400-class answer: return True after adapting (the attempt is sent again)."""
+        return False
+
+    # --- start-up helpers --------------------------------------------------------------
+    def get_json(
+        self, probe: httpx.Client, server: Server, url: str, method: str = "GET", **kw: Any
+    ) -> tuple[int, Any]:
+        """One start-up call: (status, JSON or None). Unreachable → EngineError, a
+        refused key → ConfigError."""
+        try:
+            response = probe.request(method, url, **kw)
+        except httpx.TimeoutException as exc:
+            raise EngineError(
+                f"the {self.kind_label} at {server.url} did not answer within "
+                f"{self.settings.timeout:g} s ({type(exc).__name__})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise EngineError(
+                f"cannot reach the {self.kind_label} at {server.url}: {describe_error(exc)}"
+            ) from exc
+        if response.status_code in (401, 403):
+            raise ConfigError(
+                f"the {self.kind_label} at {server.url} refused the API key "
+                f"(HTTP {response.status_code}: {error_text(response)}); give it with "
+                "--api-key or CLINEXTRACT_API_KEY"
+            )
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    # --- the Engine interface ----------------------------------------------------------
+    def submit(self, request: Request) -> Future[Completion]:
+        if self._closed:
+            raise EngineError(f"the {self.name} engine is closed")
+        if self._gone is not None:
+            future: Future[Completion] = Future()
+            future.set_exception(self._gone)
+            return future
+        return asyncio.run_coroutine_threadsafe(self._complete(request), self._loop)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop.is_running():
+            try:
+                self._call(self._shutdown(), timeout=10)
+            except Exception:  # noqa: BLE001 - closing must not hide the real error
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    # --- internals -----------------------------------------------------------------
+    def _timeout(self) -> httpx.Timeout:
+        t = self.settings.timeout
+        return httpx.Timeout(t, connect=min(t, CONNECT_TIMEOUT))
+
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _open_clients(self) -> None:
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._gone_event = asyncio.Event()
+        limits = httpx.Limits(
+            max_connections=self.settings.concurrency,
+            max_keepalive_connections=self.settings.concurrency,
+        )
+        for server in self.servers:
+            server.client = httpx.AsyncClient(
+                headers=self.headers, timeout=self._timeout(), limits=limits
+            )
+
+    async def _shutdown(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for server in self.servers:
+            if server.client is not None:
+                await server.client.aclose()
+
+    async def _complete(self, request: Request) -> Completion:
+        started = time.perf_counter()
+        answers_before: int | None = None
+        attempt = 0
+        while True:
+            if self._gone is not None:
+                raise self._gone
+            server = self.servers[next(self._turn) % len(self.servers)]
+            try:
+                async with self._slots:
+                    return await self._attempt(request, server)
+            except Retry as fault:
+                attempt += 1
+                if answers_before is None:
+                    answers_before = self._answers
+                if attempt >= self.settings.max_failures:
+                    message = f"{fault} ({attempt} attempt{'s' if attempt > 1 else ''})"
+                    if self._answers == answers_before:
+                        self._declare_gone(message)
+                        raise self._gone from None
+                    return Completion.failed(message, started)
+                try:
+                    await asyncio.wait_for(
+                        self._gone_event.wait(), backoff(attempt, fault.retry_after)
+                    )
+                except TimeoutError:
+                    pass
+
+    async def _attempt(self, request: Request, server: Server) -> Completion:
+        assert server.client is not None
+        where = server.url if len(self.servers) > 1 else "the server"
+        while True:
+            url, body = self.build(request, server)
+            sent = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    response = await server.client.post(url, json=body)
+            except (TimeoutError, httpx.TimeoutException):
+                raise Retry(
+                    f"{where} did not answer within --timeout {self.settings.timeout:g} s"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise Retry(f"{where}: {describe_error(exc)}") from None
+            status = response.status_code
+            if status == 200:
+                try:
+                    payload = response.json()
+                except ValueError:
+                    raise Retry(
+                        f"{where} sent an answer that is not JSON ({error_text(response)})"
+                    ) from None
+                if not isinstance(payload, dict):
+                    raise Retry(f"{where} sent an unexpected answer ({type(payload).__name__})")
+                completion = self.parse(request, server, payload, time.perf_counter() - sent)
+                self._answers += 1
+                return completion
+            if status in RETRY_STATUSES:
+                raise Retry(
+                    f"{where}: HTTP {status} ({error_text(response)})",
+                    parse_retry_after(response),
+                )
+            if status in REQUEST_STATUSES:
+                if self.rejected(request, server, response):
+                    continue  # adapted (e.g. another structured-output field): send again
+                self._answers += 1
+                return Completion.failed(f"HTTP {status}: {error_text(response)}", sent)
+            if status in (401, 403):
+                self._declare_gone(
+                    f"{where} refused the API key (HTTP {status}: {error_text(response)})",
+                    ConfigError,
+                )
+            else:
+                self._declare_gone(f"{where}: HTTP {status} ({error_text(response)})")
+            raise self._gone from None
+
+    def _declare_gone(self, message: str, kind: type[Exception] = EngineError) -> None:
+        if self._gone is None:
+            self._gone = kind(
+                f"the {self.kind_label} stopped answering: {message}; finished records are "
+                "saved, run the same command again to resume"
+                if kind is EngineError
+                else message
+            )
+            self._gone_event.set()
+
+
+def describe_error(exc: BaseException) -> str:
+    """A transport error in a few words ("connection refused", "connection reset")."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    for needle, words in (
+        ("refused", "connection refused"),
+        ("reset", "connection reset"),
+        ("name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("disconnected without sending a response", "the server closed the connection"),
+    ):
+        if needle in lowered:
+            return words
+    return " ".join(text.split())[:200]
