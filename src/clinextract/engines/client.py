@@ -5,15 +5,17 @@ retries what is worth retrying, and knows when the server is gone.
 Requests run as coroutines on one event loop in a background thread (httpx, async);
 `submit` hands back a `concurrent.futures.Future`, as the Engine interface asks.
 
-Faults, per request (`--max-failures N`):
-  * connection errors, timeouts (`--timeout S`), HTTP 408/409/429/5xx and answers that
-    are not JSON are retried up to N attempts, after 0.5 s, 1 s, 2 s, … (×0.5–1.5
+Faults (`--max-failures N`, `--timeout S`):
+  * connection errors, timeouts, HTTP 408/409/425/429/5xx and answers that are not JSON
+    are retried, up to N attempts per request, after 0.5 s, 1 s, 2 s, … (×0.5–1.5
     jitter, at most 30 s; a server's Retry-After is honoured up to 60 s);
-  * when all N attempts fail and no request got an answer meanwhile, the server is
-    taken as gone: this future and every later one raise `EngineError` (the run stops
-    with exit 1, finished records are on disk, the same command resumes);
-  * when other requests got answers meanwhile, only this row fails
-    (`Completion(finish_reason="error")`);
+  * when a request has used its N attempts, no other request got an answer meanwhile,
+    and the server never answered a request or does not answer its model list now,
+    the server is gone: this future and every later one raise `EngineError` (the run
+    stops with exit 1, the finished records are on disk, the same command resumes);
+  * otherwise only this row fails (`Completion(finish_reason="error")`); N such rows in
+    a row, with no answer in between, also stop the run (a server that is up but
+    fails every request);
   * HTTP 400/413/422 is a problem with this request: no retry, the row fails;
   * HTTP 401/403 (the key) and 404 (the route or the model vanished) stop the run.
 
@@ -24,13 +26,14 @@ message, never a request body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
 import threading
 import time
 from abc import abstractmethod
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +120,7 @@ class ServerEngine(Engine):
             self.headers["Authorization"] = f"Bearer {key}"
         self._turn = itertools.count()
         self._answers = 0  # exchanges that got an answer, for telling "gone" from "this row"
+        self._lost_rows = 0  # requests in a row that failed after all their retries
         self._gone: BaseException | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -155,6 +159,10 @@ class ServerEngine(Engine):
     ) -> Completion:
         """A 200 answer's JSON → Completion. Raise Retry if it is not the expected shape."""
 
+    @abstractmethod
+    def health_url(self, server: Server) -> str:
+        """A cheap GET that a live server answers with 200 (its model list)."""
+
     def rejected(self, request: Request, server: Server, response: httpx.Response) -> bool:
         """A 400-class answer: return True after adapting (the attempt is sent again)."""
         return False
@@ -191,11 +199,17 @@ class ServerEngine(Engine):
     def submit(self, request: Request) -> Future[Completion]:
         if self._closed:
             raise EngineError(f"the {self.name} engine is closed")
+        future: Future[Completion] = Future()
         if self._gone is not None:
-            future: Future[Completion] = Future()
-            future.set_exception(self._gone)
+            future.set_exception(self._fresh_gone())
             return future
-        return asyncio.run_coroutine_threadsafe(self._complete(request), self._loop)
+
+        def start() -> None:
+            task = self._loop.create_task(self._deliver(request, future))
+            future.add_done_callback(lambda f: f.cancelled() and self._cancel(task))
+
+        self._loop.call_soon_threadsafe(start)
+        return future
 
     def close(self) -> None:
         if self._closed:
@@ -241,13 +255,39 @@ class ServerEngine(Engine):
             if server.client is not None:
                 await server.client.aclose()
 
+    def _cancel(self, task: asyncio.Task) -> None:
+        try:
+            self._loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # the loop is closed: nothing left to cancel
+            pass
+
+    async def _deliver(self, request: Request, future: Future[Completion]) -> None:
+        """Run one request and hand its outcome to the caller's future (every exception
+        is delivered there, none is left for asyncio to report)."""
+        try:
+            result = await self._complete(request)
+        except asyncio.CancelledError:
+            future.cancel()
+            return
+        except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+            with contextlib.suppress(InvalidStateError):
+                future.set_exception(exc)
+            return
+        with contextlib.suppress(InvalidStateError):
+            future.set_result(result)
+
+    def _fresh_gone(self) -> BaseException:
+        """The run-stopping error, as a new exception for each caller."""
+        assert self._gone is not None
+        return type(self._gone)(str(self._gone))
+
     async def _complete(self, request: Request) -> Completion:
         started = time.perf_counter()
         answers_before: int | None = None
         attempt = 0
         while True:
             if self._gone is not None:
-                raise self._gone
+                raise self._fresh_gone()
             server = self.servers[next(self._turn) % len(self.servers)]
             try:
                 async with self._slots:
@@ -256,22 +296,47 @@ class ServerEngine(Engine):
                 attempt += 1
                 if answers_before is None:
                     answers_before = self._answers
-                if attempt >= self.settings.max_failures:
-                    message = f"{fault} ({attempt} attempt{'s' if attempt > 1 else ''})"
-                    if self._answers == answers_before:
-                        self._declare_gone(message)
-                        raise self._gone from None
-                    return Completion.failed(message, started)
-                try:
-                    await asyncio.wait_for(
-                        self._gone_event.wait(), backoff(attempt, fault.retry_after)
+                if attempt < self.settings.max_failures:
+                    try:
+                        await asyncio.wait_for(
+                            self._gone_event.wait(), backoff(attempt, fault.retry_after)
+                        )
+                    except TimeoutError:
+                        pass
+                    continue
+                message = f"{fault}, {attempt} attempt{'s' if attempt > 1 else ''}"
+                if self._answers == answers_before and (
+                    self._answers == 0 or not await self._alive()
+                ):
+                    self._declare_gone(message)
+                    raise self._fresh_gone() from None
+                self._lost_rows += 1
+                if self._lost_rows >= self.settings.max_failures:
+                    self._declare_gone(
+                        f"{self._lost_rows} requests in a row failed after retries "
+                        f"(last: {message})"
                     )
-                except TimeoutError:
-                    pass
+                    raise self._fresh_gone() from None
+                return Completion.failed(message, started)
+
+    async def _alive(self) -> bool:
+        """Whether any server still answers its cheapest route (the server is up, only
+        this request fails)."""
+        for server in self.servers:
+            assert server.client is not None
+            try:
+                response = await server.client.get(
+                    self.health_url(server), timeout=min(self.settings.timeout, CONNECT_TIMEOUT)
+                )
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                return True
+        return False
 
     async def _attempt(self, request: Request, server: Server) -> Completion:
         assert server.client is not None
-        where = server.url if len(self.servers) > 1 else "the server"
+        where = f"{server.url}: " if len(self.servers) > 1 else ""
         while True:
             url, body = self.build(request, server)
             sent = time.perf_counter()
@@ -280,47 +345,52 @@ class ServerEngine(Engine):
                     response = await server.client.post(url, json=body)
             except (TimeoutError, httpx.TimeoutException):
                 raise Retry(
-                    f"{where} did not answer within --timeout {self.settings.timeout:g} s"
+                    f"{where}no answer within --timeout {self.settings.timeout:g} s"
                 ) from None
             except httpx.HTTPError as exc:
-                raise Retry(f"{where}: {describe_error(exc)}") from None
+                raise Retry(f"{where}{describe_error(exc)}") from None
             status = response.status_code
             if status == 200:
                 try:
                     payload = response.json()
                 except ValueError:
                     raise Retry(
-                        f"{where} sent an answer that is not JSON ({error_text(response)})"
+                        f"{where}the answer was not JSON ({error_text(response)})"
                     ) from None
                 if not isinstance(payload, dict):
-                    raise Retry(f"{where} sent an unexpected answer ({type(payload).__name__})")
+                    raise Retry(f"{where}the answer was a JSON {type(payload).__name__}")
                 completion = self.parse(request, server, payload, time.perf_counter() - sent)
-                self._answers += 1
+                self._answered()
                 return completion
             if status in RETRY_STATUSES:
                 raise Retry(
-                    f"{where}: HTTP {status} ({error_text(response)})",
+                    f"{where}HTTP {status} ({error_text(response)})",
                     parse_retry_after(response),
                 )
             if status in REQUEST_STATUSES:
                 if self.rejected(request, server, response):
                     continue  # adapted (e.g. another structured-output field): send again
-                self._answers += 1
+                self._answered()
                 return Completion.failed(f"HTTP {status}: {error_text(response)}", sent)
             if status in (401, 403):
                 self._declare_gone(
-                    f"{where} refused the API key (HTTP {status}: {error_text(response)})",
+                    f"the {self.kind_label} {where}refused the API key "
+                    f"(HTTP {status}: {error_text(response)})",
                     ConfigError,
                 )
             else:
-                self._declare_gone(f"{where}: HTTP {status} ({error_text(response)})")
-            raise self._gone from None
+                self._declare_gone(f"{where}HTTP {status} ({error_text(response)})")
+            raise self._fresh_gone() from None
+
+    def _answered(self) -> None:
+        self._answers += 1
+        self._lost_rows = 0
 
     def _declare_gone(self, message: str, kind: type[Exception] = EngineError) -> None:
         if self._gone is None:
             self._gone = kind(
-                f"the {self.kind_label} stopped answering: {message}; finished records are "
-                "saved, run the same command again to resume"
+                f"the {self.kind_label} failed: {message}; finished records are saved, "
+                "run the same command again to resume"
                 if kind is EngineError
                 else message
             )
