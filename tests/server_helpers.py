@@ -40,7 +40,16 @@ RADIOLOGY_SPEC = {
     "Data_Path": "reports.csv",
     "Input_Field": "text",
     "Parser_Format": RADIOLOGY_SCHEMA,
+    "Example_Path": "examples.json",
 }
+RADIOLOGY_EXAMPLES = [
+    {"input": "CT chest: 8 mm nodule in the left upper lobe.",
+     "output": {"exam": "CT", "nodule": True, "size_mm": 8}},
+    {"input": "MRI knee: meniscal tear, no other findings.",
+     "output": {"exam": "MRI", "nodule": False, "size_mm": None}},
+    {"input": "Chest X-ray: 15 mm nodule right lower zone.",
+     "output": {"exam": "X-ray", "nodule": True, "size_mm": 15}},
+]  # fmt: skip
 RADIOLOGY_REPORTS = [
     "CT thorax: solid nodule of 6 mm in the right upper lobe. No effusion.",
     "MRI brain: no abnormalities. Normal ventricles.",
@@ -58,6 +67,8 @@ def write_task(root: Path, reports: list[str], spec: dict[str, Any] | None = Non
     (root / "tasks" / "Task001_test.json").write_text(json.dumps(spec or VALUE_SPEC))
     lines = ["id,text"] + [f'{n},"{r}"' for n, r in enumerate(reports)]
     (root / "data" / "reports.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if (spec or {}).get("Example_Path") == "examples.json":
+        (root / "data" / "examples.json").write_text(json.dumps(RADIOLOGY_EXAMPLES))
     return root
 
 
@@ -74,7 +85,8 @@ def cli_env() -> dict[str, str]:
 def run_args(root: Path, *extra: str) -> list[str]:
     return [
         "clinextract", "run", "--task-id", "1", "--task-dir", str(root / "tasks"),
-        "--data-dir", str(root / "data"), "--output-dir", str(root / "out"), *extra,
+        "--data-dir", str(root / "data"), "--example-dir", str(root / "data"),
+        "--output-dir", str(root / "out"), *extra,
     ]  # fmt: skip
 
 
@@ -114,7 +126,7 @@ class ServeProcess:
     """`clinextract serve` in a subprocess; `url` once it listens."""
 
     def __init__(self, *args: str, port: int = 0, timeout: float = 120):
-        cmd = ["clinextract", "serve", "--port", str(port), "--threads", "2", *args]
+        cmd = ["clinextract", "serve", "--port", str(port), *args]
         self.proc = subprocess.Popen(
             cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
