@@ -17,6 +17,7 @@ from typing import Any
 import click
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import ConfigError, EngineError
@@ -99,10 +100,12 @@ def run_guarded(func: Callable[[], int | None]) -> None:
     try:
         code = func() or 0
     except ConfigError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         code = 2
     except EngineError as exc:
-        err_console.print(f"[red]engine error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]engine error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         code = 1
     except KeyboardInterrupt:
         err_console.print(
