@@ -67,10 +67,11 @@ def label_of(name: str) -> str:
 
 def validation_messages(exc: ValidationError) -> list[str]:
     """A pydantic error as plain lines: 'Parallel: Input should be ...'."""
-    return [
-        f"{label_of(str(err['loc'][0])) if err['loc'] else 'Settings'}: {err['msg']}"
-        for err in exc.errors()
-    ]
+    lines = []
+    for err in exc.errors():
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{label_of(str(err['loc'][0]))}: {message}" if err["loc"] else message)
+    return lines
 
 
 def _bounds(name: str) -> dict[str, Any]:

@@ -145,4 +145,4 @@ else:
     )
     size = 60 * len(order) + 80
     st.altair_chart((heat + text).properties(width=size, height=size),
-                    use_container_width=False)
+                    width="content")

@@ -82,8 +82,7 @@ if result.input_field and result.input_field in shown:
     table_columns.insert(1, result.input_field)
 visible = shown[[c for c in table_columns if c in shown]].rename(columns={ID: "id"})
 st.dataframe(
-    visible.map(lambda v: v if isinstance(v, int | float | bool) else value_label(v)),
-    hide_index=True, height=280,
+    visible.map(lambda v: value_label(v) if isinstance(v, list | dict) else v), hide_index=True
 )
 cols = st.columns(4)
 stem = f"{result.info.path.parent.name}-{result.info.path.name}"
