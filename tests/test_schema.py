@@ -140,6 +140,8 @@ def test_runaway_values_at_grammar_bounds_are_flagged():
     assert "looped" in schema.runaway({**base, "bevindingen": ["x"] * GRAMMAR_MAX_ITEMS})
     assert "run-away" in schema.runaway({**base, "bevindingen": [],
                                          "grootte_mm": float(GRAMMAR_NUMBER_BOUND)})
+    assert "repeated 3 times" in schema.runaway({**base, "bevindingen": ["a", ",", ",", ","]})
+    assert schema.runaway({**base, "bevindingen": ["cyste", "cyste", "steen"]}) is None
     # a bound the user set is the user's business
     own = OutputSchema.from_json_schema({"type": "object", "properties": {
         "l": {"type": "array", "items": {"type": "integer"}, "maxItems": 50}}})

@@ -34,6 +34,7 @@ from .settings import stable_hash
 GRAMMAR_MAX_STRING = 300
 GRAMMAR_MAX_ITEMS = 20
 GRAMMAR_NUMBER_BOUND = 1_000_000_000
+LOOP_REPEATS = 3  # the same list item this many times in a row is a loop, not an answer
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
 _LEGACY_TYPES = {
@@ -291,6 +292,10 @@ def _runaway(node: dict[str, Any], value: Any, path: str) -> str | None:
         arr = next((n for n in [node, *node.get("anyOf", [])] if n.get("type") == "array"), {})
         if "maxItems" not in arr and len(value) >= GRAMMAR_MAX_ITEMS:
             return f"{where}: the list ran to {len(value)} items (the model looped)"
+        for n in range(len(value) - LOOP_REPEATS + 1):
+            if all(v == value[n] for v in value[n + 1 : n + LOOP_REPEATS]):
+                return (f"{where}: {json.dumps(value[n], ensure_ascii=False)} repeated "
+                        f"{LOOP_REPEATS} times in a row (the model looped)")
         for n, item in enumerate(value):
             found = _runaway(arr.get("items", {}), item, f"{where}[{n}]")
             if found:
