@@ -113,6 +113,20 @@ def test_pull_only_when_asked(fake_server):
         engine_for(fake_server, model="nope:1b", pull=True)
 
 
+def test_a_server_that_is_not_ollama_is_exit_2(tmp_path):
+    from fixtures.fault_server import FaultServer
+
+    other = FaultServer().start()  # an OpenAI-compatible server: 404 on /api/show
+    try:
+        task = write_task(tmp_path, ["value 1"])
+        url = other.url.removesuffix("/v1")
+        proc = run_cli(task, "--engine", "ollama", "--model", "m", "--base-url", url)
+    finally:
+        other.stop()
+    assert proc.returncode == 2
+    assert "is not an Ollama server (POST /api/show answered HTTP 404)" in proc.stderr
+
+
 def test_model_is_required():
     with pytest.raises(ConfigError, match="--engine ollama needs --model"):
         create_engine(Settings(engine="ollama", base_url=["http://127.0.0.1:9"]))

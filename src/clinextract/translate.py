@@ -33,10 +33,17 @@ from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
 
 SYSTEM = (
-    "Translate the clinical report below into English. Translate all of it; keep every "
-    "number, unit, date, measurement and name exactly as written; add and explain "
-    "nothing. If the report is already in English, copy it unchanged. Answer with one "
-    'JSON object: {"translation": "<the English text>"}.'
+    "Translate the clinical report into English. Translate all of it; keep every number, "
+    "unit, date, measurement and name exactly as written; add and explain nothing. If the "
+    "report is already in English, copy it unchanged. Answer with one JSON object whose "
+    'only key is "translation".'
+)
+# One worked example: a small base model copies placeholders, but follows an example.
+EXAMPLE = (
+    "Echo abdomen: lever normaal van grootte, galblaas met een steen van 12 mm. "
+    "Geen vrij vocht.",
+    '{"translation":"Abdominal ultrasound: liver of normal size, gallbladder with a '
+    '12 mm stone. No free fluid."}',
 )
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -44,7 +51,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["translation"],
     "additionalProperties": False,
 }
-PROMPT_HASH = stable_hash([SYSTEM, SCHEMA, PromptBuilder.user("{text}")])
+PROMPT_HASH = stable_hash([SYSTEM, EXAMPLE, SCHEMA, PromptBuilder.user("{text}")])
 
 
 def sha(text: str) -> str:
@@ -168,15 +175,18 @@ def translated_source(
             key = sha(row.text)
             if row.text and key not in cache.entries:
                 todo.setdefault(key, row.text)
-        if todo or cache.entries:
-            say(
-                f"translating {len(todo)} reports to English"
-                + (f" ({len(cache.entries)} from the cache)" if cache.entries else "")
-            )
+        if todo:
+            cached = f" ({len(cache.entries)} from the cache)" if cache.entries else ""
+            say(f"translating {len(todo)} reports to English{cached}")
+        elif cache.entries:
+            say(f"translations: all {len(cache.entries)} from {cache.path}")
         _translate_all(todo, settings, engine, cache)
         failed = sum(1 for e in cache.entries.values() if e["status"] != "success")
         if failed:
-            say(f"{failed} translations failed; those reports are read in their own language")
+            say(
+                f"{failed} translation{'s' if failed > 1 else ''} failed; those reports "
+                "are read in their own language"
+            )
         return TranslatedSource(source, cache.translations())
     finally:
         cache.close()
@@ -192,6 +202,8 @@ def _translate_all(
     def request(text: str) -> Request:
         messages = [
             {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": PromptBuilder.user(EXAMPLE[0])},
+            {"role": "assistant", "content": EXAMPLE[1]},
             {"role": "user", "content": PromptBuilder.user(text)},
         ]
         return Request(messages, SCHEMA, budget(text), settings.temperature, settings.seed)

@@ -23,7 +23,8 @@ import httpx
 from ..errors import ConfigError, EngineError
 from ..settings import Settings
 from .base import Completion, Request, TokenLogprob
-from .client import Retry, Server, ServerEngine, join_url
+from .client import Server, ServerEngine, join_url
+from .faults import Retry
 from .openai import portable_schema
 
 DEFAULT_URL = "http://127.0.0.1:11434"
@@ -89,18 +90,22 @@ class OllamaEngine(ServerEngine):
     def _check(self, probe: httpx.Client, server: Server) -> None:
         server.kind = "ollama"
         status, show = self._show(probe, server)
-        if status == 404 and self.settings.pull:
+        missing = status == 404 and "model" in str((show or {}).get("error", "")).lower()
+        if missing and self.settings.pull:
             self._pull(probe, server)
             status, show = self._show(probe, server)
-        if status == 404:
+            missing = status == 404
+        if missing:
             raise ConfigError(
                 f"model {self.model!r} is not on the Ollama server at {server.url}; "
                 f"run `ollama pull {self.model}` there, or add --pull"
             )
+        if status >= 500:
+            raise EngineError(f"the Ollama server at {server.url} failed: HTTP {status}")
         if status != 200 or not isinstance(show, dict):
-            raise EngineError(
-                f"{server.url} did not answer like an Ollama server "
-                f"(POST /api/show: HTTP {status})"
+            raise ConfigError(
+                f"{server.url} is not an Ollama server (POST /api/show answered HTTP "
+                f"{status}); give its address with --base-url, e.g. http://127.0.0.1:11434"
             )
         capabilities = show.get("capabilities") or ["completion"]
         if "completion" not in capabilities:
@@ -150,6 +155,9 @@ class OllamaEngine(ServerEngine):
         return f"{self.model}@{sorted(digests)[0][:12]}" if len(digests) == 1 else self.model
 
     # --- requests ----------------------------------------------------------------------
+    def health_url(self, server: Server) -> str:
+        return join_url(server.url, "api/tags")
+
     def build(self, request: Request, server: Server) -> tuple[str, dict[str, Any]]:
         return join_url(server.url, "api/chat"), self.body(request)
 

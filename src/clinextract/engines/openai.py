@@ -29,7 +29,8 @@ import httpx
 from ..errors import ConfigError
 from ..settings import Settings, stable_hash
 from .base import Completion, Request, TokenLogprob
-from .client import Retry, Server, ServerEngine, error_text, join_url
+from .client import Server, ServerEngine, join_url
+from .faults import Retry, error_text
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"  # where `clinextract serve` listens
 THINKING_MARKERS = ("<think>", "enable_thinking", "reasoning_content")
@@ -146,6 +147,9 @@ class OpenAIEngine(ServerEngine):
         return f"{self.model}@{sorted(weights)[0]}" if len(weights) == 1 else str(self.model)
 
     # --- requests ----------------------------------------------------------------------
+    def health_url(self, server: Server) -> str:
+        return join_url(server.url, "models")
+
     def build(self, request: Request, server: Server) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
             "model": self.model,
