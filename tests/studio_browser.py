@@ -177,12 +177,15 @@ class Page:
 
     def screenshot(self, path: Path) -> None:
         """The whole page: the window is made as tall as Streamlit's content first."""
+        width = self.driver.get_window_size()["width"]
+        self.driver.set_window_size(width, 1000)
+        self.settle(quiet=0.5)
         height = self.driver.execute_script(
             "const m = document.querySelector('[data-testid=stMain]');"
             "return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight);"
         )
-        width = self.driver.get_window_size()["width"]
         self.driver.set_window_size(width, min(int(height) + 120, 4000))
+        self.driver.execute_script("document.activeElement && document.activeElement.blur()")
         self.settle(quiet=1.2)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(path))

@@ -38,9 +38,9 @@ def test_scores_per_field_and_a_confusion_matrix(page: AppTest) -> None:
     assert side["accuracy"] == pytest.approx(0.5)
     # right 2/3, left 2/3, none 0 → macro 4/9
     assert side["f1"] == pytest.approx(4 / 9)
-    # size: gold 6, 12, 30 (r3 has none) vs 6, 12, (none)
-    assert (size["kind"], size["n"], size["missing"]) == ("number", 3, 1)
-    assert size["accuracy"] == pytest.approx(2 / 3) and size["mae"] == pytest.approx(0.0)
+    # size: gold 6, 12, null, 30 vs 6, 12, null, (none): an empty gold cell means null
+    assert (size["kind"], size["n"], size["missing"]) == ("number", 4, 1)
+    assert size["accuracy"] == pytest.approx(3 / 4) and size["mae"] == pytest.approx(0.0)
     assert any("4 rows matched by id" in c.value for c in page.caption)
     charts = page.get("vega_lite_chart")
     assert len(charts) == 1
@@ -55,6 +55,13 @@ def test_scores_per_field_and_a_confusion_matrix(page: AppTest) -> None:
     assert counts[("left", "left")] == 1 and counts[("none", "left")] == 1
     assert sum(counts.values()) == 4
     assert page.selectbox(key="evaluate.cm_field").options == ["side"]
+
+
+def test_empty_gold_cells_can_mean_not_annotated(page: AppTest) -> None:
+    page.checkbox(key="evaluate.empty_null").uncheck().run()
+    size = page.dataframe[0].value.set_index("field").loc["size_mm"]
+    assert (size["n"], size["missing"]) == (3, 1)
+    assert size["accuracy"] == pytest.approx(2 / 3)
 
 
 def test_unmatched_ids_are_reported_not_scored(page: AppTest) -> None:

@@ -29,7 +29,8 @@ KINDS = {"side": "choice", "size": "number", "smoker": "yes/no", "codes": "list"
 
 @pytest.fixture(scope="module")
 def scores() -> dict[str, metrics.FieldScore]:
-    evaluation = metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS)
+    evaluation = metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS,
+                                  empty_gold="skip")
     assert evaluation.matched == 4
     assert evaluation.gold_only == ["5"] and evaluation.pred_only == ["9"]
     return {s.field: s for s in evaluation.scores}
@@ -76,6 +77,23 @@ def test_text_is_compared_trimmed_and_case_folded(scores: dict) -> None:
     # x=x, y=Y (trimmed), w vs none, z=z, v vs no row
     assert note.accuracy == pytest.approx(3 / 5)
     assert note.f1 is None and note.missing == 2
+
+
+def test_an_empty_gold_cell_means_null_by_default() -> None:
+    evaluation = metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS)
+    scores = {s.field: s for s in evaluation.scores}
+    size, smoker = scores["size"], scores["smoker"]
+    # size: 6=6, 12 vs 10, 4 vs none, gold null vs 3, 1 vs no row
+    assert (size.n, size.missing) == (5, 2)
+    assert size.accuracy == pytest.approx(1 / 5) and size.mae == pytest.approx(1.0)
+    # smoker: gold yes, 0, null, true, no vs True, False, None, True, (no row):
+    # the null row is now right; only row 5 is missing
+    assert (smoker.n, smoker.missing, smoker.accuracy) == (5, 1, pytest.approx(4 / 5))
+    # labels true (tp 2 → 1), false (tp 1, fn 1 → 2/3), null (tp 1, and row 5's missing
+    # prediction is a false null: fp 1 → 2/3): macro = (1 + 2/3 + 2/3) / 3
+    assert smoker.f1 == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    with pytest.raises(ConfigError, match="empty_gold"):
+        metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS, empty_gold="x")
 
 
 def test_confusion_counts_every_label_pair() -> None:

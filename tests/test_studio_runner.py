@@ -69,9 +69,8 @@ def test_a_job_runs_in_the_background_and_reports_counts(tmp_path: Path) -> None
 def test_first_rows_limits_the_run(tmp_path: Path) -> None:
     settings = make_workspace(tmp_path)
     task = load_task(write_task(settings), settings)
-    source = runner.limited_source(task, settings, 2)
-    assert runner.limited_source(task, settings, 0) is None
-    job = runner.start_job(task, settings, source=source,
+    assert len(runner.task_source(task, settings)) == 4
+    job = runner.start_job(task, settings, first_rows=2,
                            engine=FakeEngine(fake_answer, threaded=False))
     snap = job.wait(30)
     assert (snap.state, snap.total) == (runner.DONE, 2)

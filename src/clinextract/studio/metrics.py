@@ -1,7 +1,9 @@
 """Scoring predictions against a gold file (id + fields), per field.
 
-Rows are matched by id (compared as text). For each field only rows whose gold value is
-present count (`n`); a missing prediction (null, or a row the run failed) counts as wrong.
+Rows are matched by id (compared as text). An empty gold cell means "no value" (null), the
+right answer for an optional field, unless `empty_gold="skip"` says it was not annotated:
+then that row does not count for that field. `n` is the rows counted per field; a missing
+prediction (null, or a row the run failed) where gold has a value counts as wrong.
 
   accuracy  share of counted rows where prediction == gold after normalising
             (text and choices: trimmed, case-folded; yes/no: true/false/yes/no/1/0;
@@ -9,7 +11,7 @@ present count (`n`); a missing prediction (null, or a row the run failed) counts
   F1        choice and yes/no: macro F1 over the labels seen in gold or predictions;
             lists: micro F1 over items; text and numbers: none
   MAE       numbers: mean absolute error over rows where both are numbers
-  missing   counted rows without a prediction
+  missing   counted rows where gold has a value and the prediction has none
 
 No Streamlit here; the Evaluate page draws these tables.
 """
@@ -145,8 +147,13 @@ def evaluate(
     pred_id: str,
     gold_id: str,
     kinds: dict[str, str],
+    empty_gold: str = "null",
 ) -> Evaluation:
-    """Score each field in `kinds` (field → kind) that both tables have."""
+    """Score each field in `kinds` (field → kind) that both tables have.
+
+    empty_gold: "null" (an empty gold cell is the answer null) or "skip" (not annotated)."""
+    if empty_gold not in ("null", "skip"):
+        raise ConfigError(f"empty_gold must be 'null' or 'skip', not {empty_gold!r}")
     for frame, column, what in ((predictions, pred_id, "predictions"), (gold, gold_id, "gold")):
         if column not in frame:
             raise ConfigError(f"the {what} have no column {column!r}")
@@ -160,8 +167,10 @@ def evaluate(
         g_vals, p_vals = [], []
         for row_id in gold_by_id:
             g = normalize(gold_by_id[row_id].get(field), kind)
-            if g is None:
+            if g is None and empty_gold == "skip":
                 continue
+            if g is None and kind == "list":
+                g = frozenset()  # an empty cell is an empty list
             pred_row = pred_by_id.get(row_id)
             g_vals.append(g)
             p_vals.append(normalize(pred_row.get(field), kind) if pred_row is not None else None)
@@ -194,17 +203,19 @@ def id_text(value: Any) -> str:
 
 
 def score_field(field: str, kind: str, gold: list[Any], pred: list[Any]) -> FieldScore:
-    """Scores for one field from normalised gold and predicted values (gold never None)."""
+    """Scores for one field from normalised gold and predicted values (None: null)."""
     n = len(gold)
-    missing = sum(p is None for p in pred)
+    missing = sum(p is None and g is not None for g, p in zip(gold, pred, strict=True))
     if n == 0:
         return FieldScore(field, kind, 0, None, None, None, missing)
     if kind in NUMERIC:
         correct = sum(
-            p is not None and math.isclose(p, g, abs_tol=1e-9)
+            p == g if p is None or g is None else math.isclose(p, g, abs_tol=1e-9)
             for g, p in zip(gold, pred, strict=True)
         )
-        errors = [abs(p - g) for g, p in zip(gold, pred, strict=True) if p is not None]
+        errors = [
+            abs(p - g) for g, p in zip(gold, pred, strict=True) if p is not None and g is not None
+        ]
         mae = sum(errors) / len(errors) if errors else None
     else:
         correct = sum(p == g for g, p in zip(gold, pred, strict=True))
@@ -219,8 +230,9 @@ def score_field(field: str, kind: str, gold: list[Any], pred: list[Any]) -> Fiel
 
 
 def macro_f1(gold: list[Any], pred: list[Any]) -> float:
-    """Macro F1 over labels in gold or (non-null) predictions; null is never right."""
-    labels = {g for g in gold} | {p for p in pred if p is not None}
+    """Macro F1 over the labels in gold or predictions. Null is a label only where gold
+    holds it (the right answer was 'no value'); a null prediction otherwise only misses."""
+    labels = set(gold) | {p for p in pred if p is not None}
     total = 0.0
     for label in labels:
         tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))

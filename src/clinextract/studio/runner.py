@@ -55,13 +55,13 @@ class Snapshot:
         return self.done / self.total if self.total else 0.0
 
 
-def limited_source(task: Task, settings: Settings, first_rows: int) -> DataSource | None:
-    """The task's data, or only its first N rows (0: all, and the pipeline opens it)."""
-    if first_rows <= 0:
-        return None
+def task_source(task: Task, settings: Settings, first_rows: int = 0) -> DataSource:
+    """The task's data as `clinextract run` opens it, or only its first N rows (N > 0)."""
     if task.data_path is None:
         raise ConfigError(f"{task.source or task.name}: no Data_Path")
     full = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
+    if first_rows <= 0:
+        return full
     rows = [row.columns for row in itertools.islice(full, first_rows)]
     if not rows:
         raise ConfigError(f"{task.data_path}: the file has no rows")
@@ -76,12 +76,14 @@ class RunJob:
         task: Task,
         settings: Settings,
         *,
+        first_rows: int = 0,
         source: DataSource | None = None,
         engine: Engine | None = None,
     ):
         self.task = task
         self.settings = settings
-        self.source = source
+        self.first_rows = first_rows
+        self.source = source  # default: the task's data (its first rows with first_rows)
         self.engine = engine  # tests pass a loaded one; otherwise the pipeline makes one
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -133,6 +135,12 @@ class RunJob:
             docs_per_s=progress.docs_per_s,
         )
 
+    def _should_stop(self) -> bool:
+        # first asked once the engine is up, before any row: the run is under way
+        if self._snap.state == STARTING:
+            self._update(state=RUNNING)
+        return self._stop.is_set()
+
     def _main(self) -> None:
         run_dirs = tuple(
             self.settings.output_dir / self.settings.run_name / f"{self.task.name}-run{k}"
@@ -140,14 +148,16 @@ class RunJob:
         )
         self._update(run_dirs=run_dirs)
         try:
+            source = self.source or task_source(self.task, self.settings, self.first_rows)
+            self._update(total=len(source))
             summaries = run_task(
                 self.task,
                 self.settings,
-                source=self.source,
+                source=source,
                 engine=self.engine,
                 on_progress=self._progress,
                 on_status=self._status,
-                should_stop=self._stop.is_set,
+                should_stop=self._should_stop,
             )
         except RunCancelled as exc:
             self._finish(CANCELLED, error=f"{exc}; finished rows are saved, start again to resume")
@@ -192,6 +202,7 @@ def start_job(
     task: Task,
     settings: Settings,
     *,
+    first_rows: int = 0,
     source: DataSource | None = None,
     engine: Engine | None = None,
 ) -> RunJob:
@@ -202,7 +213,9 @@ def start_job(
             raise ConfigError(
                 f"a run of {_current.task.name} is still going; cancel it or wait for it"
             )
-        _current = RunJob(task, settings, source=source, engine=engine).start()
+        _current = RunJob(
+            task, settings, first_rows=first_rows, source=source, engine=engine
+        ).start()
         return _current
 
 

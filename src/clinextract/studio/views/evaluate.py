@@ -42,7 +42,7 @@ with right:
     else:
         files = workspace.list_data_files(settings.data_dir)
         if files:
-            gold_file = st.selectbox("Gold file", files,
+            gold_file = st.selectbox("Gold file in the data folder", files,
                                      key=ui.keep("evaluate.gold", files[0], files),
                                      help="A file with an id column and one column per field.")
             gold_path = settings.data_dir / gold_file
@@ -86,12 +86,18 @@ pred_id = cols[1].selectbox("Run id column", pred_options,
                             help="The run's own row id is the task's id column, else the row "
                             "number starting at 0.")
 chosen = cols[2].multiselect("Fields", common, key=ui.keep("evaluate.fields", common))
-ui.remember("evaluate.gold_id", "evaluate.pred_id", "evaluate.fields")
+empty_null = st.checkbox(
+    "An empty gold cell means no value (null)", key=ui.keep("evaluate.empty_null", True),
+    help="On: null is the right answer there (an optional field left empty). Off: the row "
+    "was not annotated and does not count for that field.",
+)
+ui.remember("evaluate.gold_id", "evaluate.pred_id", "evaluate.fields", "evaluate.empty_null")
 
 try:
     evaluation = metrics.evaluate(
         predictions, gold, pred_id=ID if pred_id == RUN_ID else pred_id, gold_id=gold_id,
         kinds={f: kinds.get(f, "text") for f in chosen},
+        empty_gold="null" if empty_null else "skip",
     )
 except ConfigError as exc:
     ui.show_error(exc)

@@ -86,8 +86,7 @@ def start(task_path: str, values: dict[str, Any], first_rows: int) -> None:
         return
     try:
         task = load_task(task_path, run_settings)
-        source = runner.limited_source(task, run_settings, first_rows)
-        runner.start_job(task, run_settings, source=source)
+        runner.start_job(task, run_settings, first_rows=first_rows)
     except ConfigError as exc:
         ui.show_error(f"error: {exc}")
     else:

@@ -1,0 +1,61 @@
+"""End to end: the real `clinextract studio` on 127.0.0.1, driven in headless Chromium.
+
+Open the app, build a two-field schema, save the task; then check that the four pages
+load and that the saved task is what `clinextract run` reads. Chromium and its driver
+come from Debian (scripts/ensure-chromium.sh installs them when missing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from studio_browser import Page, StudioServer, chrome, ensure_chromium
+from studio_helpers import make_workspace
+
+from clinextract.studio.schema_builder import FieldSpec, schema_to_fields
+from clinextract.task import load_task
+
+
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    ensure_chromium()
+
+
+@pytest.fixture()
+def browser(chromium):  # noqa: ANN001, ANN201
+    driver = chrome()
+    yield Page(driver, timeout=45)
+    driver.quit()
+
+
+def test_build_a_schema_and_save_a_task_in_the_browser(tmp_path: Path, browser: Page) -> None:
+    settings = make_workspace(tmp_path)
+    with StudioServer(tmp_path) as server:
+        browser.open(server.url, "Save task")
+        browser.type("Field name", "side")
+        browser.choose("Type", "choice")
+        browser.type("Allowed values", "left, right")
+        browser.click("Add field")
+        browser.type("Field name", "size_mm", nth=1)
+        browser.choose("Type", "number", nth=1)
+        browser.type("Description", "Find the side and the size of the lesion.", nth=2)
+        browser.type("Task name", "browser lesions")
+        browser.click("Save task")
+        browser.wait_text("Saved tasks/Task001_browser_lesions.json")
+
+        pages = (
+            ("run", "fields: side, size_mm"),  # the Run page offers the new task
+            ("results", "No runs in"),
+            ("evaluate", "No finished runs in"),
+        )
+        for path, text in pages:
+            browser.open(f"{server.url}/{path}", text)
+            assert "Traceback" not in browser.driver.page_source
+
+    task = load_task(1, settings.model_copy(update={"task_dir": tmp_path / "tasks"}))
+    assert task.description == "Find the side and the size of the lesion."
+    assert schema_to_fields(task.schema) == [
+        FieldSpec("side", "choice", choices=["left", "right"]),
+        FieldSpec("size_mm", "number"),
+    ]
