@@ -127,6 +127,19 @@ def test_a_server_that_is_not_ollama_is_exit_2(tmp_path):
     assert "is not an Ollama server (POST /api/show answered HTTP 404)" in proc.stderr
 
 
+def test_an_openai_key_in_the_environment_is_not_sent_to_ollama(fake_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.delenv("CLINEXTRACT_API_KEY", raising=False)
+    with engine_for(fake_server) as engine:
+        engine.submit(Request(MESSAGES, SCHEMA, 10)).result(timeout=30)
+    monkeypatch.setenv("CLINEXTRACT_API_KEY", "for-the-proxy")
+    with engine_for(fake_server) as engine:
+        engine.submit(Request(MESSAGES, SCHEMA, 10)).result(timeout=30)
+    first = len(fake_server.auth) // 2
+    assert set(fake_server.auth[:first]) == {None}
+    assert set(fake_server.auth[first:]) == {"Bearer for-the-proxy"}
+
+
 def test_model_is_required():
     with pytest.raises(ConfigError, match="--engine ollama needs --model"):
         create_engine(Settings(engine="ollama", base_url=["http://127.0.0.1:9"]))

@@ -66,7 +66,8 @@ def test_http_429_waits_for_retry_after(task):
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr
-    retry = next(n for n in range(1, server.chats) if server.chat_bodies[n] == server.chat_bodies[0])
+    bodies = server.chat_bodies
+    retry = next(n for n in range(1, len(bodies)) if bodies[n] == bodies[0])
     assert times[retry] - times[0] >= 0.95  # our own first backoff would be 0.25–0.75 s
     assert [p["value"] for p in predictions(task)] == [11, 22, 33, 44]
 

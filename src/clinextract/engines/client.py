@@ -79,7 +79,7 @@ class ServerEngine(Engine):
         urls = settings.base_url or [default_url]
         self.servers = [Server(self.normalize_url(u)) for u in urls]
         self.headers = {"Accept": "application/json"}
-        key = settings.resolved_api_key()
+        key = self.api_key(settings)
         if key:
             self.headers["Authorization"] = f"Bearer {key}"
         self._turn = itertools.count()
@@ -107,6 +107,10 @@ class ServerEngine(Engine):
         if "://" not in url:
             url = "http://" + url
         return url
+
+    def api_key(self, settings: Settings) -> str | None:
+        """--api-key, else $CLINEXTRACT_API_KEY, else $OPENAI_API_KEY."""
+        return settings.resolved_api_key()
 
     @abstractmethod
     def start(self, probe: httpx.Client) -> None:

@@ -75,6 +75,13 @@ class OllamaEngine(ServerEngine):
         self.digest: str | None = None
         super().__init__(settings, default_url())
 
+    def api_key(self, settings: Settings) -> str | None:
+        """Ollama has no keys, but a proxy in front of it may: --api-key or
+        $CLINEXTRACT_API_KEY, never an OpenAI key found in the environment."""
+        if settings.api_key is not None:
+            return settings.api_key.get_secret_value()
+        return os.environ.get("CLINEXTRACT_API_KEY") or None
+
     # --- start-up ----------------------------------------------------------------------
     def start(self, probe: httpx.Client) -> None:
         for server in self.servers:
