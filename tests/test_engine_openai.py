@@ -207,3 +207,19 @@ def test_length_usage_and_logprobs_are_read(server):
     assert done.logprobs[0].token == "{" and done.logprobs[0].top == {"{": -0.1}
     assert server.chat_bodies[0]["logprobs"] is True
     assert server.chat_bodies[0]["top_logprobs"] == 1
+
+
+def test_model_id_follows_the_weights_not_the_servers_context():
+    def model_id(**meta):
+        server = FaultServer(owned_by="llamacpp", meta=meta).start()
+        try:
+            with engine_for(server) as engine:
+                return engine.model_id
+        finally:
+            server.stop()
+
+    weights = {"n_params": 268098176, "size": 246587904, "ftype": "Q4_K - Medium"}
+    one_slot = model_id(**weights, n_ctx=4096)
+    assert one_slot.startswith("fake-model@")
+    assert model_id(**weights, n_ctx=32768) == one_slot  # `serve --parallel 8`: same model
+    assert model_id(**{**weights, "size": 1}, n_ctx=4096) != one_slot  # other weights

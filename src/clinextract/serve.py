@@ -20,7 +20,7 @@ import socket
 import struct
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,6 +28,9 @@ from .cli import err_console, out_console, run_guarded, settings_from, settings_
 from .errors import ConfigError
 from .prompting import COMPLETION_FORMAT
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .engines.embedded import EmbeddedEngine
 
 SERVE_FIELDS = ("model", "parallel", "ctx_per_slot", "threads", "api_key", "verbose")
 
@@ -122,7 +125,7 @@ def check_port(host: str, port: int) -> None:
 
 def start_server(
     settings: Settings, host: str, port: int, name: str | None, chat_template: str
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[EmbeddedEngine, dict[str, Any]]:
     """Load the model and start listening; returns (engine, what is served)."""
     from .engines.embedded import EmbeddedEngine, bundled_model
 
@@ -172,10 +175,16 @@ def serve_cmd(
     run_guarded(lambda: _serve(host, port, name, chat_template, options))
 
 
-def _serve(host: str, port: int, name: str | None, chat_template: str, options: dict) -> int:
+def _serve(
+    host: str, port: int, name: str | None, chat_template: str, options: dict[str, Any]
+) -> int:
     settings = settings_from(options)
     err_console.print(f"loading {settings.model or 'the bundled model'} ...", highlight=False)
-    engine, served = start_server(settings, host, port, name, chat_template)
+    try:
+        engine, served = start_server(settings, host, port, name, chat_template)
+    except KeyboardInterrupt:
+        err_console.print("stopped before the server started", highlight=False)
+        return 130
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

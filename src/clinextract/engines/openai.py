@@ -34,6 +34,7 @@ from .faults import Retry, error_text
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"  # where `clinextract serve` listens
 THINKING_MARKERS = ("<think>", "enable_thinking", "reasoning_content")
+WEIGHT_KEYS = ("n_params", "size", "ftype", "n_vocab", "n_embd", "n_ctx_train", "vocab_type")
 
 
 @cache
@@ -116,8 +117,10 @@ class OpenAIEngine(ServerEngine):
             owner, "generic"
         )
         server.info = {"model": entry["id"], "owned_by": owner}
-        if isinstance(entry.get("meta"), dict):  # llama.cpp: size, parameters, type
-            server.info["weights"] = stable_hash(entry["meta"], 12)
+        meta = entry.get("meta")
+        if isinstance(meta, dict):  # llama.cpp: the weights' size, parameters, type
+            weights = {k: meta[k] for k in WEIGHT_KEYS if k in meta}  # not n_ctx: a setting
+            server.info["weights"] = stable_hash(weights, 12)
         if server.kind == "llamacpp":
             root = server.url[: -len("/v1")]
             status, props = self.get_json(probe, server, join_url(root, "props"))
