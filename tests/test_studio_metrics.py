@@ -38,62 +38,64 @@ def scores() -> dict[str, metrics.FieldScore]:
 
 def test_choice_accuracy_and_macro_f1(scores: dict) -> None:
     side = scores["side"]
-    # gold: left, left, right, right, left; predicted: left, right, left, (none), (none)
-    assert (side.n, side.missing) == (5, 2)
-    assert side.accuracy == pytest.approx(1 / 5)
-    # left: tp 1, fp 1, fn 2 → 2/5; right: tp 0, fp 1, fn 2 → 0; macro = 0.2
-    assert side.f1 == pytest.approx(0.2)
+    # only the 4 matched rows count (gold id 5 was not in the run)
+    # gold: left, left, right, right; predicted: left, right, left, (none)
+    assert (side.n, side.missing) == (4, 1)
+    assert side.accuracy == pytest.approx(1 / 4)
+    # left: tp 1, fp 1, fn 1 → 1/2; right: tp 0, fp 1, fn 2 → 0; macro = 1/4
+    assert side.f1 == pytest.approx(0.25)
     assert side.mae is None
 
 
 def test_number_accuracy_mae_and_missing(scores: dict) -> None:
     size = scores["size"]
-    # rows with gold: 1 (6 vs 6), 2 (12 vs 10), 3 (4 vs none), 5 (1 vs no row)
-    assert (size.n, size.missing) == (4, 2)
-    assert size.accuracy == pytest.approx(1 / 4)
+    # rows with gold: 1 (6 vs 6), 2 (12,0 vs 10), 3 (4 vs none); row 4 not annotated
+    assert (size.n, size.missing) == (3, 1)
+    assert size.accuracy == pytest.approx(1 / 3)
     assert size.mae == pytest.approx((0 + 2) / 2)
     assert size.f1 is None
 
 
 def test_yes_no_words_are_read(scores: dict) -> None:
     smoker = scores["smoker"]
-    # gold: yes, 0, true, no (row 3 has no gold); predicted: True, False, True, (none)
-    assert (smoker.n, smoker.missing) == (4, 1)
-    assert smoker.accuracy == pytest.approx(3 / 4)
-    # true: tp 2 fp 0 fn 0 → 1; false: tp 1 fp 0 fn 1 → 2/3; macro = 5/6
-    assert smoker.f1 == pytest.approx(5 / 6)
+    # gold: yes, 0, true (row 3 not annotated); predicted: True, False, True
+    assert (smoker.n, smoker.missing) == (3, 0)
+    assert smoker.accuracy == pytest.approx(1.0) and smoker.f1 == pytest.approx(1.0)
 
 
 def test_lists_are_sets_with_micro_f1(scores: dict) -> None:
     codes = scores["codes"]
-    # gold {a} {a} {} {c,d} {}; pred {a,b} {a} {} {c} (none)
-    assert codes.accuracy == pytest.approx(2 / 5)
+    # gold {a} {a} {} {c,d}; pred {a,b} {a} {} {c}
+    assert codes.accuracy == pytest.approx(2 / 4)
     # tp 1+1+0+1 = 3, fp 1 (b), fn 1 (d) → 6/8
     assert codes.f1 == pytest.approx(0.75)
 
 
 def test_text_is_compared_trimmed_and_case_folded(scores: dict) -> None:
     note = scores["note"]
-    # x=x, y=Y (trimmed), w vs none, z=z, v vs no row
-    assert note.accuracy == pytest.approx(3 / 5)
-    assert note.f1 is None and note.missing == 2
+    # x=x, y=Y (trimmed), w vs none, z=z
+    assert note.accuracy == pytest.approx(3 / 4)
+    assert note.f1 is None and note.missing == 1
 
 
 def test_an_empty_gold_cell_means_null_by_default() -> None:
     evaluation = metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS)
     scores = {s.field: s for s in evaluation.scores}
     size, smoker = scores["size"], scores["smoker"]
-    # size: 6=6, 12 vs 10, 4 vs none, gold null vs 3, 1 vs no row
-    assert (size.n, size.missing) == (5, 2)
-    assert size.accuracy == pytest.approx(1 / 5) and size.mae == pytest.approx(1.0)
-    # smoker: gold yes, 0, null, true, no vs True, False, None, True, (no row):
-    # the null row is now right; only row 5 is missing
-    assert (smoker.n, smoker.missing, smoker.accuracy) == (5, 1, pytest.approx(4 / 5))
-    # labels true (tp 2 → 1), false (tp 1, fn 1 → 2/3), null (tp 1, and row 5's missing
-    # prediction is a false null: fp 1 → 2/3): macro = (1 + 2/3 + 2/3) / 3
-    assert smoker.f1 == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    # size: 6=6, 12 vs 10, 4 vs none, gold null vs 3
+    assert (size.n, size.missing) == (4, 1)
+    assert size.accuracy == pytest.approx(1 / 4) and size.mae == pytest.approx(1.0)
+    # smoker: row 3's empty gold and null prediction now agree
+    assert (smoker.n, smoker.missing, smoker.accuracy) == (4, 0, pytest.approx(1.0))
     with pytest.raises(ConfigError, match="empty_gold"):
         metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS, empty_gold="x")
+
+
+def test_null_is_a_label_only_where_gold_holds_it() -> None:
+    # true 1; null: tp 1, fp 1 (the last row) → 2/3; false: fn 1 → 0
+    assert metrics.macro_f1([True, None, False], [True, None, None]) == pytest.approx(5 / 9)
+    # without null in gold, a null prediction only misses: a: 2/3, b: 1
+    assert metrics.macro_f1(["a", "a", "b"], ["a", None, "b"]) == pytest.approx(5 / 6)
 
 
 def test_confusion_counts_every_label_pair() -> None:
@@ -106,6 +108,12 @@ def test_confusion_counts_every_label_pair() -> None:
     }
     yes_no = metrics.confusion([True, False], [True, True])
     assert set(yes_no["gold"]) == {"yes", "no"}
+    schema = {"properties": {"exam": {"anyOf": [{"enum": ["CT thorax", "MRI"]},
+                                                {"type": "null"}]}}}
+    spellings = metrics.choice_spellings(schema, "exam")
+    assert spellings == {"ct thorax": "CT thorax", "mri": "MRI"}
+    cells = metrics.confusion([metrics.normalize("CT Thorax ", "choice")], ["mri"], spellings)
+    assert set(cells["gold"]) == {"CT thorax", "MRI"}
 
 
 def test_ids_match_as_text_and_duplicates_are_refused() -> None:

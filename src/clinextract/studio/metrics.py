@@ -1,6 +1,9 @@
 """Scoring predictions against a gold file (id + fields), per field.
 
-Rows are matched by id (compared as text). An empty gold cell means "no value" (null), the
+Rows are matched by id (compared as text) and only matched rows are scored: a gold row the
+run did not include (a run of the first N rows) is counted apart, while a row the run
+failed is in the run, with null fields, and counts as wrong. An empty gold cell means "no
+value" (null), the
 right answer for an optional field, unless `empty_gold="skip"` says it was not annotated:
 then that row does not count for that field. `n` is the rows counted per field; a missing
 prediction (null, or a row the run failed) where gold has a value counts as wrong.
@@ -165,15 +168,14 @@ def evaluate(
         if field not in gold.columns or field not in predictions.columns:
             continue
         g_vals, p_vals = [], []
-        for row_id in gold_by_id:
+        for row_id in matched:
             g = normalize(gold_by_id[row_id].get(field), kind)
             if g is None and empty_gold == "skip":
                 continue
             if g is None and kind == "list":
                 g = frozenset()  # an empty cell is an empty list
-            pred_row = pred_by_id.get(row_id)
             g_vals.append(g)
-            p_vals.append(normalize(pred_row.get(field), kind) if pred_row is not None else None)
+            p_vals.append(normalize(pred_by_id[row_id].get(field), kind))
         scores.append(score_field(field, kind, g_vals, p_vals))
         pairs[field] = (g_vals, p_vals)
     return Evaluation(
@@ -252,9 +254,13 @@ def micro_f1_sets(gold: list[frozenset], pred: list[frozenset | None]) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
-def confusion(gold: list[Any], pred: list[Any]) -> pd.DataFrame:
-    """Long-form confusion counts (gold, predicted, count), every label pair included."""
-    names = [_name(g) for g in gold], [_name(p) for p in pred]
+def confusion(
+    gold: list[Any], pred: list[Any], shown: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Long-form confusion counts (gold, predicted, count), every label pair included.
+    `shown` maps a normalised label back to how the schema spells it."""
+    shown = shown or {}
+    names = [_name(g, shown) for g in gold], [_name(p, shown) for p in pred]
     labels = sorted(set(names[0]) | set(names[1]), key=lambda x: (x == NONE_LABEL, x))
     counts = Counter(zip(*names, strict=True))
     return pd.DataFrame(
@@ -263,9 +269,17 @@ def confusion(gold: list[Any], pred: list[Any]) -> pd.DataFrame:
     )
 
 
-def _name(value: Any) -> str:
+def _name(value: Any, shown: dict[str, str]) -> str:
     if value is None:
         return NONE_LABEL
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return shown.get(str(value), str(value))
+
+
+def choice_spellings(schema: OutputSchema | dict[str, Any], field: str) -> dict[str, str]:
+    """Normalised choice → the schema's own spelling ('ct thorax' → 'CT thorax')."""
+    node = schema.json_schema if isinstance(schema, OutputSchema) else schema
+    sub = node.get("properties", {}).get(field, {})
+    values = [v for n in [sub, *sub.get("anyOf", [])] for v in n.get("enum", []) or []]
+    return {normalize(v, "choice"): str(v) for v in values if isinstance(v, str)}

@@ -134,7 +134,8 @@ else:
                          key=ui.keep("evaluate.cm_field", categorical[0], categorical))
     ui.remember("evaluate.cm_field")
     gold_values, pred_values = evaluation.pairs[field]
-    cells = metrics.confusion(gold_values, pred_values)
+    spellings = metrics.choice_spellings(result.schema, field) if result.schema else {}
+    cells = metrics.confusion(gold_values, pred_values, spellings)
     order = list(dict.fromkeys(cells["gold"]))
     base = alt.Chart(cells).encode(
         x=alt.X("predicted:N", sort=order, title="predicted"),
