@@ -149,3 +149,15 @@ def test_engine_errors_per_request_are_row_failures(tmp_path):
     [summary] = run_task(TASK, settings(tmp_path), source=source(2),
                          engine=FakeEngine(too_long))
     assert [r["error"] for r in predictions(summary)] == ["prompt too long: 9000 tokens"] * 2
+
+
+def test_rows_that_failed_for_a_passing_reason_run_again_on_resume(tmp_path):
+    def busy(request):
+        return Completion.failed("HTTP 503 (busy), 5 attempts", transient=True)
+
+    [first] = run_task(TASK, settings(tmp_path), source=source(3), engine=FakeEngine(busy))
+    assert first.failures == 3
+    engine = FakeEngine(answer_length)
+    [second] = run_task(TASK, settings(tmp_path), source=source(3), engine=engine)
+    assert second.reused == 0 and len(engine.requests) == 3
+    assert [r["status"] for r in predictions(second)] == ["success"] * 3

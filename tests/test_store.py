@@ -58,6 +58,18 @@ def test_final_file_is_in_the_order_given(tmp_path):
     assert not list(tmp_path.glob(".nlp-predictions*"))  # no temporary left behind
 
 
+def test_transient_failures_are_computed_again_on_resume(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append({**rec(0, "failure"), "transient": True})
+    store.append(rec(1, "failure"))  # a failure of the answer itself is final
+    store.close()
+    again = RunStore(tmp_path, "cfg")
+    assert not again.done(0, "000", "sha0") and again.done(1, "001", "sha1")
+    again.append(rec(0))
+    with again.reader() as read:
+        assert read(0)["status"] == "success"
+
+
 def test_overwrite_starts_over(tmp_path):
     store = RunStore(tmp_path, "cfg")
     store.append(rec(0))

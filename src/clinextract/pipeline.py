@@ -334,6 +334,8 @@ def _record(row: Row, outcome: Outcome, attempts: RowAttempts | None) -> dict[st
     }
     if outcome.reasoning:
         record["reasoning"] = outcome.reasoning
+    if outcome.transient:
+        record["transient"] = True
     if outcome.logprobs:
         record["logprobs"] = outcome.logprobs
     if attempts:

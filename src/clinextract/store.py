@@ -94,8 +94,9 @@ class RunStore:
         offset = 0
         for line in keep:
             rec = json.loads(line)
-            self._set_offset(rec["row"], offset)
-            self._keys[rec["row"]] = (rec["id"], rec["text_sha"], rec["status"])
+            if not rec.get("transient"):  # a passing failure is computed again
+                self._set_offset(rec["row"], offset)
+                self._keys[rec["row"]] = (rec["id"], rec["text_sha"], rec["status"])
             offset += len(line)
 
     def done(self, row: int, row_id: str, text_sha: str) -> bool:

@@ -33,6 +33,7 @@ class Outcome:
     reasoning: str | None = None
     # [[token, logprob, {alternative: logprob}], ...] of the accepted answer, when asked for
     logprobs: list[list[Any]] | None = None
+    transient: bool = False  # failed for a passing reason: retried when the run resumes
 
 
 @dataclass
@@ -64,7 +65,12 @@ def next_step(
 
     def fail(reason: str) -> Outcome:
         return Outcome(
-            FAILURE, schema.null_fields(), reason, completion.text or None, completion.reasoning
+            FAILURE,
+            schema.null_fields(),
+            reason,
+            completion.text or None,
+            completion.reasoning,
+            transient=completion.transient,
         )
 
     if completion.finish_reason == "error":
@@ -92,9 +98,7 @@ def next_step(
                 replace(request, messages=PromptBuilder.repair(request.messages, answer, reason))
             )
         return fail(f"invalid answer after repair: {reason}")
-    return Outcome(
-        SUCCESS, fields, None, completion.text, reasoning, compact_logprobs(completion)
-    )
+    return Outcome(SUCCESS, fields, None, completion.text, reasoning, compact_logprobs(completion))
 
 
 def compact_logprobs(completion: Completion) -> list[list[Any]] | None:

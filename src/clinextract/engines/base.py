@@ -47,13 +47,22 @@ class Completion:
     cached_tokens: int = 0
     seconds: float = 0.0
     error: str | None = None
+    # the request failed for a passing reason (server busy, timeout), not for its content:
+    # such a row is computed again when the run resumes
+    transient: bool = False
     reasoning: str | None = None  # a reasoning model's thinking, kept for audit
     logprobs: list[TokenLogprob] | None = None
 
     @classmethod
-    def failed(cls, error: str, started: float | None = None) -> Completion:
+    def failed(
+        cls, error: str, started: float | None = None, transient: bool = False
+    ) -> Completion:
         return cls(
-            "", "error", error=error, seconds=time.perf_counter() - started if started else 0.0
+            "",
+            "error",
+            error=error,
+            transient=transient,
+            seconds=time.perf_counter() - started if started else 0.0,
         )
 
 

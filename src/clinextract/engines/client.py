@@ -285,7 +285,7 @@ class ServerEngine(Engine):
                         f"(last: {message})"
                     )
                     raise self._fresh_gone() from None
-                return Completion.failed(message, started)
+                return Completion.failed(message, started, transient=True)
 
     async def _alive(self) -> bool:
         """Whether any server still answers its cheapest route (the server is up, only
