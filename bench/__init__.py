@@ -1,0 +1,1 @@
+"""Benchmarks for clinextract: throughput A/B, per-document overhead, memory (`make bench`)."""

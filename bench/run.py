@@ -1,0 +1,95 @@
+"""`make bench`: throughput A/B, engine-setting sweep, per-document overhead, memory.
+
+    .venv/bin/python bench/run.py            # full run, writes bench/RESULTS.md
+    .venv/bin/python bench/run.py --quick    # < 10 min, writes bench/out/RESULTS-quick.md
+
+The last line printed is `throughput ratio A/B: X.XX` (RESULTS.md ends with it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import machine, overhead, report, sweep, throughput  # noqa: E402
+from bench.dataset import make_reports  # noqa: E402
+
+FULL = {"docs": 48, "reps": 3, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
+QUICK = {"docs": 12, "reps": 2, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
+SWEEP = [{"parallel": 4}, {"parallel": 8}, {"parallel": 16}]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer documents and repetitions")
+    parser.add_argument("--docs", type=int, help="reports in the throughput task")
+    parser.add_argument("--reps", type=int, help="A/B repetitions")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the model runs")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the settings sweep")
+    parser.add_argument(
+        "--llguidance-b",
+        action="store_true",
+        help="also run B once with xllamacpp's own schema converter (shows the run-away)",
+    )
+    parser.add_argument("--results", type=Path, help="where to write the Markdown")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = dict(QUICK if args.quick else FULL)
+    docs, reps = args.docs or plan["docs"], args.reps or plan["reps"]
+    out = args.results or (
+        ROOT / "bench" / "out" / "RESULTS-quick.md" if args.quick else ROOT / "bench" / "RESULTS.md"
+    )
+    started = time.perf_counter()
+    command = "make bench-quick" if args.quick else "make bench"
+    if argv or sys.argv[1:] not in ([], ["--quick"]):
+        command = "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    res = report.Results(machine=machine.describe(), command=command, quick=args.quick)
+    print(f"machine: {res.machine['cores']} cores, load {res.machine['load_before']}")
+
+    print(f"overhead: {plan['overhead_rows']:,} rows with the instant fake engine")
+    res.overhead = overhead.measure_overhead(plan["overhead_rows"])
+    print(f"  {res.overhead.docs_per_s:,.0f} docs/s, {res.overhead.ms_per_doc:.3f} ms/doc")
+    for rows in plan["memory_rows"]:
+        print(f"memory: {rows:,} rows in a fresh process")
+        res.memory.append(overhead.measure_memory(rows))
+        m = res.memory[-1]
+        print(f"  peak RSS {m.peak_rss_mb} MB (before the run {m.rss_before_mb} MB)")
+
+    if not args.no_throughput:
+        reports = make_reports(docs)
+        print(f"throughput: {docs} reports, {reps} repetitions, A and B alternating")
+        res.throughput = throughput.measure(reports, reps)
+        if args.llguidance_b:
+            res.llguidance_b = throughput.llguidance_probe(reports)
+        if not args.quick and not args.no_sweep:
+            print("sweep: A with other engine settings")
+            res.sweep = sweep.sweep(reports, SWEEP)
+
+    res.load_after = [round(x, 2) for x in machine.load_average()]
+    res.minutes = (time.perf_counter() - started) / 60
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.render(res), encoding="utf-8")
+    print(f"wrote {os.path.relpath(out, Path.cwd())}")
+    if res.throughput:
+        t = res.throughput
+        for v in "AB":
+            print(
+                f"{v}: {t.median(v, 'docs_per_s'):.2f} docs/s, "
+                f"{t.median(v, 'tokens_per_s'):.1f} generated tok/s (medians)"
+            )
+    print(res.ratio_line())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Defaults from measurement: A's throughput for a few engine settings on the same task.
+
+One engine per setting (slots and context are fixed when llama.cpp loads the model), one
+warm-up, then one timed pass per repetition; the settings are visited round-robin so that
+a change in the machine's load falls on all of them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clinextract.data import RecordsSource
+from clinextract.engines.embedded import EmbeddedEngine
+from clinextract.pipeline import run_task
+from clinextract.settings import Settings
+from clinextract.task import load_task
+
+from .dataset import Report, write_task
+from .throughput import run_a
+
+
+@dataclass
+class SweepPoint:
+    setting: dict[str, Any]
+    docs_per_s: list[float]
+    tokens_per_s: list[float]
+    mean_seconds_per_doc: list[float]  # latency: a document's own time in the engine
+
+    @property
+    def median_docs_per_s(self) -> float:
+        return statistics.median(self.docs_per_s)
+
+    @property
+    def median_tokens_per_s(self) -> float:
+        return statistics.median(self.tokens_per_s)
+
+
+def sweep(
+    reports: list[Report],
+    settings: list[dict[str, Any]],
+    reps: int = 1,
+    log: Callable[[str], None] = print,
+) -> list[SweepPoint]:
+    points = [SweepPoint(s, [], [], []) for s in settings]
+    with tempfile.TemporaryDirectory(prefix="clinextract-sweep-") as tmp:
+        folder = Path(tmp)
+        task_path = write_task(folder / "task", reports)
+        base = Settings(
+            task_dir=folder / "task",
+            data_dir=folder / "task",
+            output_dir=folder / "out",
+            overwrite=True,
+        )
+        task = load_task(task_path, base)
+        warm = RecordsSource([{"id": r.id, "text": r.text} for r in reports[:2]], "text", "id")
+        for rep in range(reps):
+            for n, point in enumerate(points):
+                cfg = base.model_copy(update={**point.setting, "run_name": f"s{n}r{rep}"})
+                engine = EmbeddedEngine(cfg)
+                try:
+                    run_task(
+                        task,
+                        cfg.model_copy(update={"run_name": "warm"}),
+                        engine=engine,
+                        source=warm,
+                    )
+                    sample = run_a(task, cfg, engine, reports, rep)
+                finally:
+                    engine.close()
+                point.docs_per_s.append(sample.docs_per_s)
+                point.tokens_per_s.append(sample.tokens_per_s)
+                point.mean_seconds_per_doc.append(sample.mean_latency)
+                log(
+                    f"  {point.setting}: {sample.docs_per_s:.2f} docs/s, "
+                    f"{sample.tokens_per_s:.1f} tok/s, {sample.mean_latency:.1f} s per document"
+                )
+    return points

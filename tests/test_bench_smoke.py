@@ -1,0 +1,48 @@
+"""Smoke test for bench/: the overhead benchmark runs and gives a well-formed result.
+
+Speed is a benchmark figure (bench/RESULTS.md), never asserted here.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import machine, overhead, report  # noqa: E402
+from bench.dataset import SCHEMA, make_reports  # noqa: E402
+from bench.gbnf import schema_to_gbnf  # noqa: E402
+
+
+def test_overhead_benchmark_on_200_rows_is_well_formed() -> None:
+    result = overhead.measure_overhead(200)
+    assert result.rows == 200
+    assert result.successes == 200  # every fake answer validated and was written
+    assert result.engine_requests == 200  # one request per row, no retries
+    assert result.seconds > 0 and math.isfinite(result.docs_per_s)
+    assert result.ms_per_doc == 1000 * result.seconds / 200
+
+    res = report.Results(machine=machine.describe(), command="test", quick=True)
+    res.overhead = result
+    text = report.render(res)
+    assert "ms per document" in text
+    assert text.rstrip().endswith("throughput ratio A/B: n/a (throughput not measured)")
+
+
+def test_bench_data_is_deterministic_dutch_reports() -> None:
+    first, again = make_reports(3), make_reports(3)
+    assert [r.text for r in first] == [r.text for r in again]
+    assert all(
+        r.text.startswith("Onderzoek:") and set(r.truth) == set(SCHEMA["properties"]) for r in first
+    )
+
+
+def test_baseline_grammar_keeps_ollama_whitespace_and_key_order() -> None:
+    grammar = schema_to_gbnf(SCHEMA)
+    assert 'space ::= | " " | "\\n"{1,2} [ \\t]{0,20}' in grammar
+    root = next(line for line in grammar.splitlines() if line.startswith("root ::="))
+    assert root.index("onderzoek-kv") < root.index("controle-geadviseerd-kv")
