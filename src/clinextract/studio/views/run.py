@@ -16,10 +16,12 @@ from clinextract.settings import Settings
 from clinextract.studio import runner, ui, workspace
 from clinextract.task import load_task
 
-ADVANCED = (
-    "seed", "ctx_per_slot", "threads", "timeout", "max_failures", "reasoning",
-    "reasoning_tokens", "n_runs", "translate", "pull", "id_field",
-)
+# drawn in the main form; the folders come from `clinextract studio`; logging is the CLI's
+MAIN = ("engine", "model", "parallel", "base_url", "api_key", "concurrency", "temperature",
+        "num_examples", "max_tokens", "run_name", "overwrite")
+NOT_HERE = (*workspace.PATH_FIELDS, "verbose", "log_text")
+# every other Settings field, so a new setting shows up here without a change
+ADVANCED = tuple(n for n in Settings.model_fields if n not in MAIN + NOT_HERE)
 SERVER_HELP = {
     "ollama": "e.g. http://127.0.0.1:11434",
     "openai": "e.g. http://127.0.0.1:8000/v1",
@@ -27,7 +29,7 @@ SERVER_HELP = {
 settings = ui.settings()
 
 
-def form_settings(task_name: str) -> tuple[dict[str, Any], int]:
+def form_settings() -> tuple[dict[str, Any], int]:
     """Draw the settings form; returns (Settings fields as chosen, first-N-rows limit)."""
     values: dict[str, Any] = {}
     left, right = st.columns(2)
@@ -94,9 +96,8 @@ def start(task_path: str, values: dict[str, Any], first_rows: int) -> None:
         st.rerun()  # draw the page again with Start disabled
 
 
-@st.fragment(run_every=1.0)
 def live() -> None:
-    """Progress of the current run, redrawn every second while it runs."""
+    """Progress of the current run (redrawn every second while it runs, see below)."""
     job = runner.current_job()
     if job is None:
         return
@@ -144,10 +145,8 @@ if not tasks:
     st.stop()
 paths = [str(t.path) for t in tasks]
 names = {str(t.path): t.label for t in tasks}
-last = st.session_state.get("last_task")
 task_path = st.selectbox(
-    "Task", paths, format_func=names.get,
-    key=ui.keep("run.task", last if last in paths else paths[0], paths),
+    "Task", paths, format_func=names.get, key=ui.keep("run.task", paths[-1], paths)
 )
 try:
     preview_task = load_task(task_path, settings)
@@ -159,9 +158,9 @@ try:
 except ConfigError as exc:
     ui.show_error(f"error: {exc}")
 
-values, first_rows = form_settings(names[task_path])
+values, first_rows = form_settings()
 job = runner.current_job()
 busy = job is not None and not job.snapshot().finished
 if st.button("Start", type="primary", icon=":material/play_arrow:", disabled=busy):
     start(task_path, values, first_rows)
-live()
+st.fragment(live, run_every=1.0 if busy else None)()

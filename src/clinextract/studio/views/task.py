@@ -289,7 +289,7 @@ if st.button("Save task", type="primary", icon=":material/save:"):
         ui.show_error(exc)
     else:
         draft["source"] = task.source
-        st.session_state["last_task"] = str(task.source)
+        ui.set_kept("run.task", str(task.source))  # the Run page offers this task first
         st.success(f"Saved {task.source} (schema in {settings.task_dir / 'parsers'}).")
         st.caption("Run it here on the Run page, or on the command line:")
         st.code(workspace.run_command(settings, int(number)), language="bash")
