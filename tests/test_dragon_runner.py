@@ -126,7 +126,8 @@ def test_ground_truth_never_reaches_a_prompt(tmp_path, settings):
 def _long_job(tmp_path: Path, side: str, ner: bool = False) -> Path:
     folder = tmp_path / f"Task990_long-fold0-{side}" / "Task990_long-fold0"
     folder.mkdir(parents=True)
-    label = "named_entity_recognition_target" if ner else "single_label_binary_classification_target"
+    label = ("named_entity_recognition_target" if ner
+             else "single_label_binary_classification_target")
     words = [f"w{i}" for i in range(3000)]
     value = words if ner else " ".join(words)
     cfg = {"task_name": "Task990_long", "input_name": "text_parts" if ner else "text",
