@@ -63,8 +63,20 @@ class StudioServer:
 
     def __enter__(self) -> StudioServer:
         exe = Path(sys.executable).parent / "clinextract"
-        args = [str(exe), "studio", "--port", str(self.port), "--task-dir", "tasks",
-                "--data-dir", "data", "--example-dir", "data", "--output-dir", "output"]
+        args = [
+            str(exe),
+            "studio",
+            "--port",
+            str(self.port),
+            "--task-dir",
+            "tasks",
+            "--data-dir",
+            "data",
+            "--example-dir",
+            "data",
+            "--output-dir",
+            "output",
+        ]
         self.process = subprocess.Popen(
             args, cwd=self.workspace, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
         )
@@ -134,6 +146,7 @@ class Page:
 
     def settle(self, quiet: float = 0.8) -> None:
         """Wait until Streamlit has finished rerunning (no 'Running...' status)."""
+
         def idle() -> bool:
             running = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=stStatusWidget]")
             return not any("Running" in (el.text or "") for el in running)
@@ -143,9 +156,13 @@ class Page:
         time.sleep(quiet)
 
     def inputs(self, label: str) -> list[WebElement]:
-        return self._visible(self.driver.find_elements(
-            By.XPATH, f"//input[@aria-label={xpath_literal(label)}]"
-            f" | //textarea[@aria-label={xpath_literal(label)}]"))
+        return self._visible(
+            self.driver.find_elements(
+                By.XPATH,
+                f"//input[@aria-label={xpath_literal(label)}]"
+                f" | //textarea[@aria-label={xpath_literal(label)}]",
+            )
+        )
 
     def type(self, label: str, text: str, nth: int = 0) -> None:
         field = self.wait(lambda: self._nth(self.inputs(label), nth), f"input {label!r}")
@@ -162,8 +179,10 @@ class Page:
         box = self.wait(lambda: self._nth(self.inputs(label), nth), f"selectbox {label!r}")
         box.click()
         xpath = f"//*[@role='option'][normalize-space(.)={xpath_literal(option)}]"
-        self.wait(lambda: self._nth(self._visible(self.driver.find_elements(By.XPATH, xpath)),
-                                    0), f"option {option!r}").click()
+        self.wait(
+            lambda: self._nth(self._visible(self.driver.find_elements(By.XPATH, xpath)), 0),
+            f"option {option!r}",
+        ).click()
         self.settle()
 
     def buttons(self, text: str) -> list[WebElement]:
@@ -203,4 +222,4 @@ def xpath_literal(text: str) -> str:
     if "'" not in text:
         return f"'{text}'"
     parts = text.split("'")
-    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in parts) + ")"
+    return "concat(" + ', "\'", '.join(f"'{p}'" for p in parts) + ")"

@@ -50,28 +50,42 @@ def make_workspace(root: Path, rows: list[dict[str, str]] | None = None) -> Sett
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    return Settings(task_dir=root / "tasks", data_dir=root / "data",
-                    example_dir=root / "data", output_dir=root / "output")
+    return Settings(
+        task_dir=root / "tasks",
+        data_dir=root / "data",
+        example_dir=root / "data",
+        output_dir=root / "output",
+    )
 
 
 def use_workspace(monkeypatch, settings: Settings) -> None:  # noqa: ANN001 - pytest fixture
     monkeypatch.setenv(ENV_SETTINGS, settings_env(settings))
 
 
-def write_task(settings: Settings, number: int = 1, name: str = "lesions",
-               schema: dict | None = None, data: str = "reports.csv") -> Path:
+def write_task(
+    settings: Settings,
+    number: int = 1,
+    name: str = "lesions",
+    schema: dict | None = None,
+    data: str = "reports.csv",
+) -> Path:
     parsers = settings.task_dir / "parsers"
     parsers.mkdir(parents=True, exist_ok=True)
     file_name = f"Task{number:03d}_{name}.json"
     (parsers / file_name).write_text(json.dumps(schema or SCHEMA), encoding="utf-8")
     path = settings.task_dir / file_name
-    path.write_text(json.dumps({
-        "Description": "Find the side and size of the lesion.",
-        "Data_Path": data,
-        "Input_Field": "text",
-        "Parser_Format": file_name,
-        "Id_Field": "id",
-    }), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "Description": "Find the side and size of the lesion.",
+                "Data_Path": data,
+                "Input_Field": "text",
+                "Parser_Format": file_name,
+                "Id_Field": "id",
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 

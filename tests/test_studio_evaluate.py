@@ -46,9 +46,10 @@ def test_scores_per_field_and_a_confusion_matrix(page: AppTest) -> None:
     assert len(charts) == 1
     proto = charts[0].proto
     assert json.loads(proto.spec)["layer"][0]["mark"]["type"] == "rect"
-    cells = pd.concat([convert_arrow_bytes_to_pandas_df(d.data.data) for d in proto.datasets]
-                      + ([convert_arrow_bytes_to_pandas_df(proto.data.data)]
-                         if proto.data.data else []))
+    cells = pd.concat(
+        [convert_arrow_bytes_to_pandas_df(d.data.data) for d in proto.datasets]
+        + ([convert_arrow_bytes_to_pandas_df(proto.data.data)] if proto.data.data else [])
+    )
     counts = {(g, p): c for g, p, c in cells[["gold", "predicted", "count"]].itertuples(False)}
     # right→right 1, right→(none) 1, left→left 1, none→left 1
     assert counts[("right", "right")] == 1 and counts[("right", "(none)")] == 1

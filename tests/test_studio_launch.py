@@ -16,8 +16,16 @@ from clinextract.studio.workspace import ENV_SETTINGS
 def test_help_lists_host_port_and_folders_only() -> None:
     result = CliRunner().invoke(cli, ["studio", "--help"])
     assert result.exit_code == 0, result.output
-    for option in ("--host", "--port", "--task-dir", "--data-dir", "--example-dir",
-                   "--output-dir", "127.0.0.1", "8501"):
+    for option in (
+        "--host",
+        "--port",
+        "--task-dir",
+        "--data-dir",
+        "--example-dir",
+        "--output-dir",
+        "127.0.0.1",
+        "8501",
+    ):
         assert option in result.output
     assert "--engine" not in result.output and "--temperature" not in result.output
 
@@ -25,9 +33,14 @@ def test_help_lists_host_port_and_folders_only() -> None:
 def test_the_server_is_local_and_private() -> None:
     args = launch.streamlit_args("127.0.0.1", 8600)
     assert args[:2] == ["run", str(launch.APP)] and launch.APP.is_file()
-    for flag in ("--server.address=127.0.0.1", "--server.port=8600",
-                 "--server.headless=true", "--browser.gatherUsageStats=false",
-                 "--server.fileWatcherType=none", "--global.developmentMode=false"):
+    for flag in (
+        "--server.address=127.0.0.1",
+        "--server.port=8600",
+        "--server.headless=true",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+        "--global.developmentMode=false",
+    ):
         assert flag in args
 
 
@@ -36,12 +49,20 @@ def test_launch_hands_the_folders_to_the_app(monkeypatch, tmp_path: Path) -> Non
     from streamlit.web import cli as streamlit_cli
 
     calls = []
-    monkeypatch.setattr(streamlit_cli, "main",
-                        lambda **kwargs: calls.append(kwargs) or None)
+    monkeypatch.setattr(streamlit_cli, "main", lambda **kwargs: calls.append(kwargs) or None)
     monkeypatch.delenv(ENV_SETTINGS, raising=False)
     result = CliRunner().invoke(
-        cli, ["studio", "--port", "8601", "--task-dir", str(tmp_path / "t"),
-              "--output-dir", str(tmp_path / "o")])
+        cli,
+        [
+            "studio",
+            "--port",
+            "8601",
+            "--task-dir",
+            str(tmp_path / "t"),
+            "--output-dir",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert calls[0]["args"] == launch.streamlit_args("127.0.0.1", 8601)
     passed = json.loads(launch.os.environ[ENV_SETTINGS])
@@ -52,8 +73,11 @@ def test_launch_hands_the_folders_to_the_app(monkeypatch, tmp_path: Path) -> Non
 
 def test_a_missing_extra_is_one_clear_line(monkeypatch) -> None:  # noqa: ANN001
     real = launch.importlib.util.find_spec
-    monkeypatch.setattr(launch.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "streamlit" else real(name, *a))
+    monkeypatch.setattr(
+        launch.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "streamlit" else real(name, *a),
+    )
     result = CliRunner().invoke(cli, ["studio"])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -8,29 +8,35 @@ import pytest
 from clinextract.errors import ConfigError
 from clinextract.studio import metrics
 
-PRED = pd.DataFrame([
-    {"_id": "1", "side": "left", "size": 6.0, "smoker": True, "codes": ["a", "b"], "note": "x"},
-    {"_id": "2", "side": "right", "size": 10.0, "smoker": False, "codes": ["a"], "note": "Y "},
-    {"_id": "3", "side": "left", "size": None, "smoker": None, "codes": [], "note": None},
-    {"_id": "4", "side": None, "size": 3.0, "smoker": True, "codes": ["c"], "note": "z"},
-    {"_id": "9", "side": "left", "size": 1.0, "smoker": True, "codes": [], "note": "q"},
-], dtype=object)
+PRED = pd.DataFrame(
+    [
+        {"_id": "1", "side": "left", "size": 6.0, "smoker": True, "codes": ["a", "b"], "note": "x"},
+        {"_id": "2", "side": "right", "size": 10.0, "smoker": False, "codes": ["a"], "note": "Y "},
+        {"_id": "3", "side": "left", "size": None, "smoker": None, "codes": [], "note": None},
+        {"_id": "4", "side": None, "size": 3.0, "smoker": True, "codes": ["c"], "note": "z"},
+        {"_id": "9", "side": "left", "size": 1.0, "smoker": True, "codes": [], "note": "q"},
+    ],
+    dtype=object,
+)
 # gold as a CSV gives it: every cell a string; id 5 has no prediction row
-GOLD = pd.DataFrame([
-    {"id": "1", "side": "Left", "size": "6", "smoker": "yes", "codes": '["a"]', "note": "x"},
-    {"id": "2", "side": "left", "size": "12,0", "smoker": "0", "codes": '["a"]', "note": "y"},
-    {"id": "3", "side": "right", "size": "4", "smoker": "", "codes": "[]", "note": "w"},
-    {"id": "4", "side": "right", "size": "", "smoker": "true", "codes": "c;d", "note": "z"},
-    {"id": "5", "side": "left", "size": "1", "smoker": "no", "codes": "[]", "note": "v"},
-], dtype=object)
-KINDS = {"side": "choice", "size": "number", "smoker": "yes/no", "codes": "list",
-         "note": "text"}
+GOLD = pd.DataFrame(
+    [
+        {"id": "1", "side": "Left", "size": "6", "smoker": "yes", "codes": '["a"]', "note": "x"},
+        {"id": "2", "side": "left", "size": "12,0", "smoker": "0", "codes": '["a"]', "note": "y"},
+        {"id": "3", "side": "right", "size": "4", "smoker": "", "codes": "[]", "note": "w"},
+        {"id": "4", "side": "right", "size": "", "smoker": "true", "codes": "c;d", "note": "z"},
+        {"id": "5", "side": "left", "size": "1", "smoker": "no", "codes": "[]", "note": "v"},
+    ],
+    dtype=object,
+)
+KINDS = {"side": "choice", "size": "number", "smoker": "yes/no", "codes": "list", "note": "text"}
 
 
 @pytest.fixture(scope="module")
 def scores() -> dict[str, metrics.FieldScore]:
-    evaluation = metrics.evaluate(PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS,
-                                  empty_gold="skip")
+    evaluation = metrics.evaluate(
+        PRED, GOLD, pred_id="_id", gold_id="id", kinds=KINDS, empty_gold="skip"
+    )
     assert evaluation.matched == 4
     assert evaluation.gold_only == ["5"] and evaluation.pred_only == ["9"]
     return {s.field: s for s in evaluation.scores}
@@ -102,14 +108,19 @@ def test_confusion_counts_every_label_pair() -> None:
     cells = metrics.confusion(["left", "left", "right"], ["left", None, "left"])
     table = {(g, p): c for g, p, c in cells.itertuples(index=False)}
     assert table == {
-        ("left", "left"): 1, ("left", "right"): 0, ("left", "(none)"): 1,
-        ("right", "left"): 1, ("right", "right"): 0, ("right", "(none)"): 0,
-        ("(none)", "left"): 0, ("(none)", "right"): 0, ("(none)", "(none)"): 0,
+        ("left", "left"): 1,
+        ("left", "right"): 0,
+        ("left", "(none)"): 1,
+        ("right", "left"): 1,
+        ("right", "right"): 0,
+        ("right", "(none)"): 0,
+        ("(none)", "left"): 0,
+        ("(none)", "right"): 0,
+        ("(none)", "(none)"): 0,
     }
     yes_no = metrics.confusion([True, False], [True, True])
     assert set(yes_no["gold"]) == {"yes", "no"}
-    schema = {"properties": {"exam": {"anyOf": [{"enum": ["CT thorax", "MRI"]},
-                                                {"type": "null"}]}}}
+    schema = {"properties": {"exam": {"anyOf": [{"enum": ["CT thorax", "MRI"]}, {"type": "null"}]}}}
     spellings = metrics.choice_spellings(schema, "exam")
     assert spellings == {"ct thorax": "CT thorax", "mri": "MRI"}
     cells = metrics.confusion([metrics.normalize("CT Thorax ", "choice")], ["mri"], spellings)
@@ -129,15 +140,21 @@ def test_ids_match_as_text_and_duplicates_are_refused() -> None:
 
 
 def test_kinds_from_a_schema_and_from_values() -> None:
-    schema = {"properties": {
-        "a": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-        "b": {"enum": ["x", "y", None]},
-        "c": {"type": ["boolean", "null"]},
-        "d": {"type": "array", "items": {"type": "string"}},
-        "e": {"type": "object", "properties": {"f": {"type": "string"}}},
-    }}
+    schema = {
+        "properties": {
+            "a": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "b": {"enum": ["x", "y", None]},
+            "c": {"type": ["boolean", "null"]},
+            "d": {"type": "array", "items": {"type": "string"}},
+            "e": {"type": "object", "properties": {"f": {"type": "string"}}},
+        }
+    }
     assert metrics.schema_kinds(schema) == {
-        "a": "integer", "b": "choice", "c": "yes/no", "d": "list", "e": "group",
+        "a": "integer",
+        "b": "choice",
+        "c": "yes/no",
+        "d": "list",
+        "e": "group",
     }
     assert metrics.infer_kind([True, None, False]) == "yes/no"
     assert metrics.infer_kind([1, 2.5, None]) == "number"

@@ -59,8 +59,9 @@ def test_filters_search_and_downloads(run_dir: Path) -> None:
     left = results.filter_frame(frame, field="side", values=["left"])
     assert list(left[results.ID]) == ["r2", "r3"]
     assert list(results.filter_frame(frame, query="KIDNEY")[results.ID]) == ["r3"]
-    assert list(results.filter_frame(frame, query="right", statuses=["success"])[results.ID]) \
-        == ["r1"]
+    assert list(results.filter_frame(frame, query="right", statuses=["success"])[results.ID]) == [
+        "r1"
+    ]
     assert len(results.filter_frame(frame)) == 4
 
     csv = pd.read_csv(io.BytesIO(results.to_csv_bytes(frame)), dtype=str)

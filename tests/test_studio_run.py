@@ -89,8 +89,9 @@ def test_errors_are_shown_plainly(monkeypatch, tmp_path: Path) -> None:  # noqa:
     start(at)
     wait_until_finished(at, timeout=60)
     assert runner.current_job().snapshot().state == runner.FAILED
-    assert any("error: data file not found" in e.value for e in at.error), \
-        [e.value for e in at.error]
+    assert any("error: data file not found" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
     assert not at.success
     assert any(s.value.endswith(": failed") for s in at.subheader)
 
@@ -134,5 +135,6 @@ def test_cancel_stops_the_run_and_keeps_it_resumable(monkeypatch, tmp_path: Path
     assert snap.state == runner.CANCELLED
     assert snap.done < len(ROWS)
     assert any("finished rows are saved" in w.value for w in at.warning)
-    assert not (tmp_path / "output" / "run" / "Task001_sides-run0" /
-                "nlp-predictions-dataset.json").exists()
+    assert not (
+        tmp_path / "output" / "run" / "Task001_sides-run0" / "nlp-predictions-dataset.json"
+    ).exists()

@@ -42,8 +42,13 @@ def test_should_stop_cancels_keeps_finished_rows_and_resumes(tmp_path: Path) -> 
     task = load_task(write_task(settings), settings)
     engine = FakeEngine(fake_answer, capacity=1, threaded=False)
     with pytest.raises(RunCancelled, match="cancelled after 2 of 4 rows"):
-        run_task(task, settings, engine=engine,
-                 on_progress=lambda p, r: seen.append(r), should_stop=stop_after_two)
+        run_task(
+            task,
+            settings,
+            engine=engine,
+            on_progress=lambda p, r: seen.append(r),
+            should_stop=stop_after_two,
+        )
     run_dir = settings.output_dir / "run" / "Task001_lesions-run0"
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
@@ -57,8 +62,9 @@ def test_should_stop_cancels_keeps_finished_rows_and_resumes(tmp_path: Path) -> 
 def test_a_job_runs_in_the_background_and_reports_counts(tmp_path: Path) -> None:
     settings = make_workspace(tmp_path)
     task = load_task(write_task(settings), settings)
-    job = runner.start_job(task, settings,
-                           engine=FakeEngine(fake_answer, capacity=2, threaded=True))
+    job = runner.start_job(
+        task, settings, engine=FakeEngine(fake_answer, capacity=2, threaded=True)
+    )
     snap = job.wait(30)
     assert snap.state == runner.DONE, snap.error
     assert (snap.total, snap.done, snap.successes, snap.failures) == (4, 4, 3, 1)
@@ -70,8 +76,9 @@ def test_first_rows_limits_the_run(tmp_path: Path) -> None:
     settings = make_workspace(tmp_path)
     task = load_task(write_task(settings), settings)
     assert len(runner.task_source(task, settings)) == 4
-    job = runner.start_job(task, settings, first_rows=2,
-                           engine=FakeEngine(fake_answer, threaded=False))
+    job = runner.start_job(
+        task, settings, first_rows=2, engine=FakeEngine(fake_answer, threaded=False)
+    )
     snap = job.wait(30)
     assert (snap.state, snap.total) == (runner.DONE, 2)
     items = json.loads(snap.summaries[0].predictions_path.read_text())
@@ -109,8 +116,6 @@ def test_errors_are_reported_plainly_never_as_success(tmp_path: Path) -> None:
         raise RuntimeError("the engine fell over")
 
     task = load_task(write_task(settings), settings)
-    snap = runner.start_job(task, settings,
-                            engine=FakeEngine(broken, threaded=False)).wait(30)
+    snap = runner.start_job(task, settings, engine=FakeEngine(broken, threaded=False)).wait(30)
     assert snap.state == runner.FAILED
     assert "the engine fell over" in snap.error and snap.summaries == ()
-

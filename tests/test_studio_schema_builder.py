@@ -30,9 +30,14 @@ def every_kind() -> list[FieldSpec]:
         FieldSpec("side", "choice", choices=["left", "right"]),
         FieldSpec("codes", "list", item_kind="text"),
         FieldSpec("sides", "list", item_kind="choice", choices=["L", "R"], required=False),
-        FieldSpec("lesion", "group", children=[
-            FieldSpec("site", "text"), FieldSpec("grade", "integer", required=False),
-        ]),
+        FieldSpec(
+            "lesion",
+            "group",
+            children=[
+                FieldSpec("site", "text"),
+                FieldSpec("grade", "integer", required=False),
+            ],
+        ),
         FieldSpec("lesions", "list", item_kind="group", children=[FieldSpec("mm", "number")]),
     ]
 
@@ -60,8 +65,15 @@ def test_required_list_names_only_required_fields() -> None:
 def test_built_schema_validates_like_the_pipeline_does() -> None:
     schema = OutputSchema.from_json_schema(fields_to_schema(every_kind()))
     good = {
-        "finding": "nodule", "size_mm": None, "count": 2, "malignant": False, "side": "left",
-        "codes": ["a"], "sides": ["L"], "lesion": {"site": "lung"}, "lesions": [{"mm": 4.5}],
+        "finding": "nodule",
+        "size_mm": None,
+        "count": 2,
+        "malignant": False,
+        "side": "left",
+        "codes": ["a"],
+        "sides": ["L"],
+        "lesion": {"site": "lung"},
+        "lesions": [{"mm": 4.5}],
     }
     assert schema.validate_json(json.dumps(good))["side"] == "left"
     with pytest.raises(ValidationError):
@@ -83,15 +95,17 @@ def test_constraints_the_builder_does_not_edit_are_kept() -> None:
         "type": "object",
         "properties": {
             "age": {"type": "integer", "minimum": 0, "maximum": 120, "title": "Age"},
-            "tags": {"type": "array", "items": {"type": "string", "maxLength": 10},
-                     "maxItems": 3},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 10}, "maxItems": 3},
         },
         "required": ["age", "tags"],
     }
     again = fields_to_schema(schema_to_fields(schema))["properties"]
     assert again["age"] == {"type": "integer", "minimum": 0, "maximum": 120}
-    assert again["tags"] == {"type": "array", "items": {"type": "string", "maxLength": 10},
-                             "maxItems": 3}
+    assert again["tags"] == {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 10},
+        "maxItems": 3,
+    }
 
 
 def test_opens_a_pydantic_parser_and_a_legacy_inline_schema(tmp_path: Path) -> None:
@@ -108,24 +122,30 @@ def test_opens_a_pydantic_parser_and_a_legacy_inline_schema(tmp_path: Path) -> N
     )
     fields = schema_to_fields(load_schema("p.py", tmp_path, "test"))
     by_name = {f.name: f for f in fields}
-    assert by_name["side"] == FieldSpec("side", "choice", required=False, description="Side",
-                                        choices=["left", "right"])
+    assert by_name["side"] == FieldSpec(
+        "side", "choice", required=False, description="Side", choices=["left", "right"]
+    )
     assert by_name["lesions"].kind == "list" and by_name["lesions"].item_kind == "group"
     assert by_name["lesions"].children == [FieldSpec("site", "text")]
     assert by_name["smoker"].kind == "yes/no"
 
     legacy = {"size": {"type": "float", "optional": True}, "side": {"literals": ["L", "R"]}}
     fields = schema_to_fields(load_schema(legacy, tmp_path, "inline"))
-    assert fields == [FieldSpec("size", "number", required=False),
-                      FieldSpec("side", "choice", choices=["L", "R"])]
+    assert fields == [
+        FieldSpec("size", "number", required=False),
+        FieldSpec("side", "choice", choices=["L", "R"]),
+    ]
 
 
-@pytest.mark.parametrize("prop", [
-    {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-    {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-    {"type": "string", "not": {"const": "x"}},
-    {"enum": [1, 2, 3]},
-])
+@pytest.mark.parametrize(
+    "prop",
+    [
+        {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+        {"type": "string", "not": {"const": "x"}},
+        {"enum": [1, 2, 3]},
+    ],
+)
 def test_what_the_builder_cannot_show_is_refused_with_a_reason(prop: dict) -> None:
     with pytest.raises(UnsupportedSchema, match="x"):
         schema_to_fields({"type": "object", "properties": {"x": prop}})

@@ -37,8 +37,9 @@ def build_two_fields(at: AppTest, gen: int = 1) -> None:
     at.text_input(key=f"f{gen}-2.name").input("malignant")
     at.selectbox(key=f"f{gen}-2.kind").select("yes/no")
     at.checkbox(key=f"f{gen}-2.req").uncheck()
-    at.text_area(key=f"t{gen}.description").input("Find the side of the lesion and whether "
-                                                  "it is malignant.")
+    at.text_area(key=f"t{gen}.description").input(
+        "Find the side of the lesion and whether it is malignant."
+    )
     at.text_input(key=f"t{gen}.name").input("Lesion side")
     at.run()
 
@@ -101,8 +102,10 @@ def test_open_an_existing_task_edit_and_rename_it(monkeypatch, tmp_path: Path) -
 
 def test_a_schema_the_builder_cannot_show_is_kept(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
     settings = make_workspace(tmp_path)
-    odd = {"type": "object", "properties": {"x": {"oneOf": [{"type": "string"},
-                                                             {"type": "integer"}]}}}
+    odd = {
+        "type": "object",
+        "properties": {"x": {"oneOf": [{"type": "string"}, {"type": "integer"}]}},
+    }
     write_task(settings, number=2, name="odd", schema=odd)
     at = open_task_page(monkeypatch, settings)
     at.selectbox(key="open_task").select("Task002_odd.json").run()
@@ -129,10 +132,14 @@ def test_upload_a_dataset(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
 
 @pytest.mark.model
 def test_a_task_saved_in_the_studio_runs_with_clinextract_run(
-    monkeypatch, tmp_path: Path, cli_env: dict  # noqa: ANN001
+    monkeypatch,
+    tmp_path: Path,
+    cli_env: dict,  # noqa: ANN001
 ) -> None:
-    rows = [{"id": "a", "text": "CT: 8 mm nodule in the left lung, benign appearance."},
-            {"id": "b", "text": "X-ray: large mass in the right lung, suspicious for cancer."}]
+    rows = [
+        {"id": "a", "text": "CT: 8 mm nodule in the left lung, benign appearance."},
+        {"id": "b", "text": "X-ray: large mass in the right lung, suspicious for cancer."},
+    ]
     settings = make_workspace(tmp_path, rows)
     at = open_task_page(monkeypatch, settings)
     build_two_fields(at)
@@ -140,12 +147,26 @@ def test_a_task_saved_in_the_studio_runs_with_clinextract_run(
     assert not at.error, [e.value for e in at.error]
 
     command = [
-        str(Path(sys.executable).parent / "clinextract"), "run", "--task-dir", "tasks",
-        "--task-id", "1", "--data-dir", "data", "--output-dir", "output",
-        "--run-name", "cli", "--parallel", "2", "--max-tokens", "64",
+        str(Path(sys.executable).parent / "clinextract"),
+        "run",
+        "--task-dir",
+        "tasks",
+        "--task-id",
+        "1",
+        "--data-dir",
+        "data",
+        "--output-dir",
+        "output",
+        "--run-name",
+        "cli",
+        "--parallel",
+        "2",
+        "--max-tokens",
+        "64",
     ]
-    done = subprocess.run(command, cwd=tmp_path, env=cli_env, capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr
     out = tmp_path / "output" / "cli" / "Task001_lesion_side-run0"
     items = json.loads((out / "nlp-predictions-dataset.json").read_text())

@@ -14,14 +14,21 @@ from clinextract.studio import workspace
 from clinextract.studio.schema_builder import FieldSpec, fields_to_schema, schema_to_fields
 from clinextract.task import load_task
 
-TWO_FIELDS = [FieldSpec("side", "choice", choices=["left", "right"]),
-              FieldSpec("size_mm", "number", required=False)]
+TWO_FIELDS = [
+    FieldSpec("side", "choice", choices=["left", "right"]),
+    FieldSpec("size_mm", "number", required=False),
+]
 
 
 def save(settings, **changes):  # noqa: ANN001, ANN201 - test helper
-    args = dict(number=3, name="Lung nodules (CT)", description="Find the nodule.",
-                data_path="reports.csv", input_field="text",
-                schema=fields_to_schema(TWO_FIELDS))
+    args = dict(
+        number=3,
+        name="Lung nodules (CT)",
+        description="Find the nodule.",
+        data_path="reports.csv",
+        input_field="text",
+        schema=fields_to_schema(TWO_FIELDS),
+    )
     args.update(changes)
     return workspace.save_task(settings, **args)
 
@@ -33,8 +40,11 @@ def test_save_task_writes_a_task_and_schema_that_load_task_reads(tmp_path: Path)
     assert task.source == path
     spec = json.loads(path.read_text())
     assert spec == {
-        "Description": "Find the nodule.", "Data_Path": "reports.csv", "Input_Field": "text",
-        "Parser_Format": "Task003_lung_nodules_ct.json", "Example_Path": "examples.jsonl",
+        "Description": "Find the nodule.",
+        "Data_Path": "reports.csv",
+        "Input_Field": "text",
+        "Parser_Format": "Task003_lung_nodules_ct.json",
+        "Example_Path": "examples.jsonl",
         "Id_Field": "id",
     }
     assert (settings.task_dir / "parsers" / "Task003_lung_nodules_ct.json").is_file()
@@ -72,8 +82,15 @@ def test_keep_parser_leaves_an_existing_schema_file_alone(tmp_path: Path) -> Non
     original = write_task(settings, number=1, name="old")
     parser = settings.task_dir / "parsers" / "Task001_old.json"
     before = parser.read_text()
-    save(settings, number=1, name="old", schema=None, keep_parser="Task001_old.json",
-         replaces=original, description="New words.")
+    save(
+        settings,
+        number=1,
+        name="old",
+        schema=None,
+        keep_parser="Task001_old.json",
+        replaces=original,
+        description="New words.",
+    )
     assert parser.read_text() == before
     assert load_task(1, settings).description == "New words."
 
@@ -88,8 +105,9 @@ def test_save_upload_never_overwrites_other_content(tmp_path: Path) -> None:
 
 
 def test_preview_reads_like_a_run_and_guesses_the_text_column(tmp_path: Path) -> None:
-    (tmp_path / "d.csv").write_text("id,report_body,n\n007,a long report text here,1\n",
-                                    encoding="utf-8")
+    (tmp_path / "d.csv").write_text(
+        "id,report_body,n\n007,a long report text here,1\n", encoding="utf-8"
+    )
     preview = workspace.preview(tmp_path / "d.csv")
     assert preview.columns == ["id", "report_body", "n"]
     assert preview.rows == [{"id": "007", "report_body": "a long report text here", "n": "1"}]
@@ -110,8 +128,10 @@ def test_settings_travel_through_the_environment(tmp_path: Path, monkeypatch) ->
 def test_draft_fields_add_move_remove_and_read_back() -> None:
     draft = drafts.new_draft(2)
     values: dict = {}
-    for spec in [FieldSpec("a", "text"),
-                 FieldSpec("g", "group", children=[FieldSpec("x", "integer")])]:
+    for spec in [
+        FieldSpec("a", "text"),
+        FieldSpec("g", "group", children=[FieldSpec("x", "integer")]),
+    ]:
         drafts.add_field(draft, draft["tree"], values, spec)
     assert values["f2-1.name"] == "a" and values["f2-3.name"] == "x"
 
@@ -130,8 +150,9 @@ def test_draft_fields_add_move_remove_and_read_back() -> None:
 def test_a_loaded_constraint_is_dropped_when_the_type_changes() -> None:
     draft = drafts.new_draft(1)
     values: dict = {}
-    drafts.add_field(draft, draft["tree"], values, FieldSpec("age", "integer",
-                                                             extra={"minimum": 0}))
+    drafts.add_field(
+        draft, draft["tree"], values, FieldSpec("age", "integer", extra={"minimum": 0})
+    )
     assert drafts.specs(draft["tree"], lambda k, d: values.get(k, d))[0].extra == {"minimum": 0}
     values["f1-1.kind"] = "text"
     assert drafts.specs(draft["tree"], lambda k, d: values.get(k, d))[0].extra == {}

@@ -36,7 +36,9 @@ def task_key(draft: dict[str, Any], what: str) -> str:
 
 
 def add_field(
-    draft: dict[str, Any], siblings: list[dict[str, Any]], values: dict[str, Any],
+    draft: dict[str, Any],
+    siblings: list[dict[str, Any]],
+    values: dict[str, Any],
     spec: FieldSpec | None = None,
 ) -> dict[str, Any]:
     """Append a field node to `siblings`; its starting values go into `values`

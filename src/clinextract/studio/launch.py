@@ -46,8 +46,10 @@ def streamlit_flags(host: str, port: int) -> dict[str, Any]:
 
 def streamlit_args(host: str, port: int) -> list[str]:
     """`streamlit run` arguments for the Studio's app."""
-    flags = [f"--{name}={str(value).lower() if isinstance(value, bool) else value}"
-             for name, value in streamlit_flags(host, port).items()]
+    flags = [
+        f"--{name}={str(value).lower() if isinstance(value, bool) else value}"
+        for name, value in streamlit_flags(host, port).items()
+    ]
     return ["run", str(APP), *flags]
 
 
@@ -64,8 +66,9 @@ def launch(host: str, port: int, settings: Settings) -> int:
     from streamlit.web import cli as streamlit_cli
 
     try:
-        streamlit_cli.main(args=streamlit_args(host, port), prog_name="streamlit",
-                           standalone_mode=False)
+        streamlit_cli.main(
+            args=streamlit_args(host, port), prog_name="streamlit", standalone_mode=False
+        )
     except KeyboardInterrupt:
         return 130
     return 0
@@ -75,8 +78,12 @@ _NOT_FOLDERS = tuple(name for name in Settings.model_fields if name not in PATH_
 
 
 @click.command("studio", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (127.0.0.1: this machine only).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (127.0.0.1: this machine only).",
+)
 @click.option("--port", default=8501, show_default=True, type=int, help="Port to listen on.")
 @settings_options(exclude=_NOT_FOLDERS)
 def studio_cmd(host: str, port: int, **options: Any) -> None:

@@ -131,8 +131,13 @@ def read_records(path: Path) -> dict[int, dict[str, Any]]:
 
 
 def _joined(n: int, item: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
-    return {ROW: n, ID: rec.get("id", str(n)), **item, RAW: rec.get(RAW),
-            ATTEMPTS: rec.get(ATTEMPTS)}
+    return {
+        ROW: n,
+        ID: rec.get("id", str(n)),
+        **item,
+        RAW: rec.get(RAW),
+        ATTEMPTS: rec.get(ATTEMPTS),
+    }
 
 
 def _texts(task_meta: dict[str, Any], records: dict[int, dict[str, Any]]) -> dict[int, str]:

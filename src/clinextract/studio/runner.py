@@ -89,8 +89,9 @@ class RunJob:
         self._lock = threading.Lock()
         self._snap = Snapshot(STARTING, task.name)
         self._started = time.perf_counter()
-        self._thread = threading.Thread(target=self._main, name="clinextract-studio-run",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._main, name="clinextract-studio-run", daemon=True
+        )
 
     # --- control -------------------------------------------------------------------------
     def start(self) -> RunJob:

@@ -124,7 +124,8 @@ def save_task(
     if not data_path:
         raise ConfigError("choose a dataset")
     clash = [
-        t.path for t in list_tasks(task_dir)
+        t.path
+        for t in list_tasks(task_dir)
         if t.number == number and (replaces is None or t.path.resolve() != replaces.resolve())
     ]
     if clash:
@@ -173,7 +174,8 @@ def list_data_files(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
     found = (
-        p for p in sorted(folder.rglob("*"))
+        p
+        for p in sorted(folder.rglob("*"))
         if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith(".")
     )
     return [p.relative_to(folder).as_posix() for p in itertools.islice(found, MAX_LISTED)]

@@ -23,16 +23,20 @@ if not runs:
 paths = [str(r.path) for r in runs]
 labels = {str(r.path): r.label for r in runs}
 left, right = st.columns(2)
-run_path = left.selectbox("Run", paths, format_func=labels.get,
-                          key=ui.keep("evaluate.run", paths[0], paths))
+run_path = left.selectbox(
+    "Run", paths, format_func=labels.get, key=ui.keep("evaluate.run", paths[0], paths)
+)
 with right:
-    mode = st.radio("Gold file", [FOLDER, UPLOAD], horizontal=True,
-                    key=ui.keep("evaluate.mode", FOLDER))
+    mode = st.radio(
+        "Gold file", [FOLDER, UPLOAD], horizontal=True, key=ui.keep("evaluate.mode", FOLDER)
+    )
     gold_path = None
     if mode == UPLOAD:
-        upload = st.file_uploader("Gold file (id + one column per field)",
-                                  type=["csv", "tsv", "json", "jsonl", "parquet"],
-                                  key="evaluate.upload")
+        upload = st.file_uploader(
+            "Gold file (id + one column per field)",
+            type=["csv", "tsv", "json", "jsonl", "parquet"],
+            key="evaluate.upload",
+        )
         if upload is not None:
             try:
                 name = workspace.save_upload(settings.data_dir, upload.name, upload.getvalue())
@@ -42,9 +46,12 @@ with right:
     else:
         files = workspace.list_data_files(settings.data_dir)
         if files:
-            gold_file = st.selectbox("Gold file in the data folder", files,
-                                     key=ui.keep("evaluate.gold", files[0], files),
-                                     help="A file with an id column and one column per field.")
+            gold_file = st.selectbox(
+                "Gold file in the data folder",
+                files,
+                key=ui.keep("evaluate.gold", files[0], files),
+                help="A file with an id column and one column per field.",
+            )
             gold_path = settings.data_dir / gold_file
         else:
             st.info(f"No files in {settings.data_dir}: upload the gold file.")
@@ -78,16 +85,22 @@ cols = st.columns(3)
 id_guess = next(
     (c for c in (result.id_field, "uid", "id") if c and c in gold.columns), gold.columns[0]
 )
-gold_id = cols[0].selectbox("Gold id column", list(gold.columns),
-                            key=ui.keep("evaluate.gold_id", id_guess, list(gold.columns)))
+gold_id = cols[0].selectbox(
+    "Gold id column",
+    list(gold.columns),
+    key=ui.keep("evaluate.gold_id", id_guess, list(gold.columns)),
+)
 pred_options = [RUN_ID, *[c for c in predictions.columns if not str(c).startswith("_")]]
-pred_id = cols[1].selectbox("Run id column", pred_options,
-                            key=ui.keep("evaluate.pred_id", RUN_ID, pred_options),
-                            help="The run's own row id is the task's id column, else the row "
-                            "number starting at 0.")
+pred_id = cols[1].selectbox(
+    "Run id column",
+    pred_options,
+    key=ui.keep("evaluate.pred_id", RUN_ID, pred_options),
+    help="The run's own row id is the task's id column, else the row number starting at 0.",
+)
 chosen = cols[2].multiselect("Fields", common, key=ui.keep("evaluate.fields", common))
 empty_null = st.checkbox(
-    "An empty gold cell means no value (null)", key=ui.keep("evaluate.empty_null", True),
+    "An empty gold cell means no value (null)",
+    key=ui.keep("evaluate.empty_null", True),
     help="On: null is the right answer there (an optional field left empty). Off: the row "
     "was not annotated and does not count for that field.",
 )
@@ -95,7 +108,10 @@ ui.remember("evaluate.gold_id", "evaluate.pred_id", "evaluate.fields", "evaluate
 
 try:
     evaluation = metrics.evaluate(
-        predictions, gold, pred_id=ID if pred_id == RUN_ID else pred_id, gold_id=gold_id,
+        predictions,
+        gold,
+        pred_id=ID if pred_id == RUN_ID else pred_id,
+        gold_id=gold_id,
         kinds={f: kinds.get(f, "text") for f in chosen},
         empty_gold="null" if empty_null else "skip",
     )
@@ -122,16 +138,22 @@ st.dataframe(
         "missing": st.column_config.NumberColumn("missing", help="rows without a prediction"),
     },
 )
-st.download_button("Download scores (CSV)", table.to_csv(index=False).encode("utf-8"),
-                   file_name="scores.csv", mime="text/csv", icon=":material/download:")
+st.download_button(
+    "Download scores (CSV)",
+    table.to_csv(index=False).encode("utf-8"),
+    file_name="scores.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
 
 categorical = [s.field for s in evaluation.scores if s.kind in metrics.CATEGORICAL and s.n]
 st.subheader("Confusion matrix")
 if not categorical:
     st.caption("Confusion matrices are drawn for choice and yes/no fields; there are none.")
 else:
-    field = st.selectbox("Field", categorical,
-                         key=ui.keep("evaluate.cm_field", categorical[0], categorical))
+    field = st.selectbox(
+        "Field", categorical, key=ui.keep("evaluate.cm_field", categorical[0], categorical)
+    )
     ui.remember("evaluate.cm_field")
     gold_values, pred_values = evaluation.pairs[field]
     spellings = metrics.choice_spellings(result.schema, field) if result.schema else {}
@@ -147,9 +169,9 @@ else:
     )
     text = base.mark_text(fontSize=14).encode(
         text="count:Q",
-        color=alt.condition(alt.datum.count > cells["count"].max() / 2,
-                            alt.value("white"), alt.value("black")),
+        color=alt.condition(
+            alt.datum.count > cells["count"].max() / 2, alt.value("white"), alt.value("black")
+        ),
     )
     size = 60 * len(order) + 80
-    st.altair_chart((heat + text).properties(width=size, height=size),
-                    width="content")
+    st.altair_chart((heat + text).properties(width=size, height=size), width="content")

@@ -58,9 +58,7 @@ if not result.complete:
 
 # filters
 cols = st.columns([1.2, 1.2, 1.6, 2])
-statuses = cols[0].multiselect(
-    "Status", ["success", "failure"], key=ui.keep("results.status", [])
-)
+statuses = cols[0].multiselect("Status", ["success", "failure"], key=ui.keep("results.status", []))
 field_options = [ANY_FIELD, *result.fields]
 field = cols[1].selectbox(
     "Field", field_options, key=ui.keep("results.field", ANY_FIELD, field_options)
@@ -68,13 +66,20 @@ field = cols[1].selectbox(
 values: list[str] = []
 if field != ANY_FIELD:
     choices = field_values(frame, field)
-    values = cols[2].multiselect(f"Values of {field}", choices,
-                                 key=ui.keep(f"results.values.{field}", []))
-query = cols[3].text_input("Search", key=ui.keep("results.query", ""),
-                           placeholder="text in the report or any field")
+    values = cols[2].multiselect(
+        f"Values of {field}", choices, key=ui.keep(f"results.values.{field}", [])
+    )
+query = cols[3].text_input(
+    "Search", key=ui.keep("results.query", ""), placeholder="text in the report or any field"
+)
 ui.remember("results.status", "results.field", "results.query")
-shown = filter_frame(frame, statuses=statuses, field=None if field == ANY_FIELD else field,
-                     values=values, query=query)
+shown = filter_frame(
+    frame,
+    statuses=statuses,
+    field=None if field == ANY_FIELD else field,
+    values=values,
+    query=query,
+)
 
 st.caption(f"{len(shown)} of {len(frame)} rows")
 table_columns = [ID, *result.fields, "status", "error"]
@@ -86,11 +91,20 @@ st.dataframe(
 )
 cols = st.columns(4)
 stem = f"{result.info.path.parent.name}-{result.info.path.name}"
-cols[0].download_button("Download CSV", to_csv_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
-                        file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:")
-cols[1].download_button("Download JSON", to_json_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
-                        file_name=f"{stem}.json", mime="application/json",
-                        icon=":material/download:")
+cols[0].download_button(
+    "Download CSV",
+    to_csv_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
+    file_name=f"{stem}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
+cols[1].download_button(
+    "Download JSON",
+    to_json_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
+    file_name=f"{stem}.json",
+    mime="application/json",
+    icon=":material/download:",
+)
 
 # one record beside its report
 st.subheader("Record")
@@ -99,8 +113,12 @@ if shown.empty:
 else:
     row_ids = [int(r) for r in shown[ROW]]
     ids = dict(zip(shown[ROW].map(int), shown[ID].map(str), strict=True))
-    row = st.selectbox("Row", row_ids, format_func=lambda r: f"{ids[r]} (row {r + 1})",
-                       key=ui.keep("results.row", row_ids[0], row_ids))
+    row = st.selectbox(
+        "Row",
+        row_ids,
+        format_func=lambda r: f"{ids[r]} (row {r + 1})",
+        key=ui.keep("results.row", row_ids[0], row_ids),
+    )
     record = shown[shown[ROW] == row].iloc[0]
     left, right = st.columns(2)
     with left:

@@ -17,8 +17,19 @@ from clinextract.studio import runner, ui, workspace
 from clinextract.task import load_task
 
 # drawn in the main form; the folders come from `clinextract studio`; logging is the CLI's
-MAIN = ("engine", "model", "parallel", "base_url", "api_key", "concurrency", "temperature",
-        "num_examples", "max_tokens", "run_name", "overwrite")
+MAIN = (
+    "engine",
+    "model",
+    "parallel",
+    "base_url",
+    "api_key",
+    "concurrency",
+    "temperature",
+    "num_examples",
+    "max_tokens",
+    "run_name",
+    "overwrite",
+)
 NOT_HERE = (*workspace.PATH_FIELDS, "verbose", "log_text")
 # every other Settings field, so a new setting shows up here without a change
 ADVANCED = tuple(n for n in Settings.model_fields if n not in MAIN + NOT_HERE)
@@ -37,27 +48,36 @@ def form_settings() -> tuple[dict[str, Any], int]:
         engine = values["engine"] = ui.setting_input("engine", "run.engine")
         if engine == "embedded":
             values["model"] = ui.setting_input(
-                "model", "run.model.embedded", label="Model file (.gguf)",
+                "model",
+                "run.model.embedded",
+                label="Model file (.gguf)",
                 placeholder="empty: the bundled Gemma 3 270M",
             )
-            values["parallel"] = ui.setting_input("parallel", "run.parallel",
-                                                  label="Parallel slots")
+            values["parallel"] = ui.setting_input(
+                "parallel", "run.parallel", label="Parallel slots"
+            )
         else:
             values["model"] = ui.setting_input("model", f"run.model.{engine}", label="Model name")
             values["base_url"] = ui.setting_input(
-                "base_url", f"run.base_url.{engine}", label="Server URL",
+                "base_url",
+                f"run.base_url.{engine}",
+                label="Server URL",
                 placeholder=SERVER_HELP.get(engine, ""),
             )
-            values["api_key"] = ui.setting_input("api_key", f"run.api_key.{engine}",
-                                                 label="API key (optional)")
-            values["concurrency"] = ui.setting_input("concurrency", "run.concurrency",
-                                                     label="Parallel requests")
+            values["api_key"] = ui.setting_input(
+                "api_key", f"run.api_key.{engine}", label="API key (optional)"
+            )
+            values["concurrency"] = ui.setting_input(
+                "concurrency", "run.concurrency", label="Parallel requests"
+            )
     with right:
         values["temperature"] = ui.setting_input("temperature", "run.temperature")
-        values["num_examples"] = ui.setting_input("num_examples", "run.num_examples",
-                                                  label="Few-shot examples")
-        values["max_tokens"] = ui.setting_input("max_tokens", "run.max_tokens",
-                                                label="Output tokens per answer")
+        values["num_examples"] = ui.setting_input(
+            "num_examples", "run.num_examples", label="Few-shot examples"
+        )
+        values["max_tokens"] = ui.setting_input(
+            "max_tokens", "run.max_tokens", label="Output tokens per answer"
+        )
         values["run_name"] = ui.setting_input("run_name", "run.run_name", label="Run name")
     with st.expander("More settings"):
         cols = st.columns(3)
@@ -66,12 +86,15 @@ def form_settings() -> tuple[dict[str, Any], int]:
                 values[name] = ui.setting_input(name, f"run.{name}")
     cols = st.columns(2)
     first = cols[0].number_input(
-        "Only the first N rows (0 = all)", min_value=0, step=1,
+        "Only the first N rows (0 = all)",
+        min_value=0,
+        step=1,
         key=ui.keep("run.first_rows", 0),
         help="Try the task on a few rows before running the whole file.",
     )
     values["overwrite"] = cols[1].checkbox(
-        "Start over", key=ui.keep("run.overwrite", False),
+        "Start over",
+        key=ui.keep("run.overwrite", False),
         help=f"{Settings.model_fields['overwrite'].description} Otherwise the finished rows "
         "of a run with the same name and settings are reused.",
     )
@@ -114,8 +137,9 @@ def live() -> None:
     for message in snap.messages:
         st.caption(message)
     if not snap.finished:
-        st.button("Cancel", icon=":material/stop:", on_click=job.cancel,
-                  disabled=job.cancel_requested)
+        st.button(
+            "Cancel", icon=":material/stop:", on_click=job.cancel, disabled=job.cancel_requested
+        )
         st.session_state["_run_seen"] = "running"
         return
     if snap.state == runner.DONE:

@@ -102,7 +102,10 @@ labels = [NEW, *[t.label for t in tasks]]
 current = draft["source"].name if draft["source"] else NEW
 st.session_state["open_task"] = current if current in labels else NEW
 st.selectbox(
-    "Open a task", labels, key="open_task", on_change=on_open,
+    "Open a task",
+    labels,
+    key="open_task",
+    on_change=on_open,
     help=f"Task files in {settings.task_dir}; choose one to edit it, or start a new one.",
 )
 if "open_error" in st.session_state:
@@ -115,7 +118,9 @@ st.subheader("1 · Data")
 left, right = st.columns([2, 3])
 with left:
     mode = st.radio(
-        "Dataset", ["From the data folder", "Upload a file"], horizontal=True,
+        "Dataset",
+        ["From the data folder", "Upload a file"],
+        horizontal=True,
         key=tkey("data_mode", "From the data folder"),
     )
     files = workspace.list_data_files(settings.data_dir)
@@ -136,7 +141,9 @@ with left:
         data_file = ui.kept_value(drafts.task_key(draft, "data_file"), "")
     elif files:
         data_file = st.selectbox(
-            "Data file", files, key=tkey("data_file", files[0], files),
+            "Data file",
+            files,
+            key=tkey("data_file", files[0], files),
             help=f"Files in {settings.data_dir} (CSV, TSV, JSON, JSONL, Parquet).",
         )
         ui.remember(drafts.task_key(draft, "data_file"))
@@ -153,11 +160,15 @@ with left:
         except ConfigError as exc:
             ui.show_error(exc)
     text_column = st.selectbox(
-        "Text column", columns, key=tkey("text_column", guess, columns),
+        "Text column",
+        columns,
+        key=tkey("text_column", guess, columns),
         help="The column that holds the report text.",
     )
     id_column = st.selectbox(
-        "Id column", [AUTO, *columns], key=tkey("id_column", AUTO, [AUTO, *columns]),
+        "Id column",
+        [AUTO, *columns],
+        key=tkey("id_column", AUTO, [AUTO, *columns]),
         help="The column that identifies a row (automatic: 'uid' or 'id', else the row number).",
     )
 with right:
@@ -174,37 +185,61 @@ def draw_fields(nodes: list[dict[str, Any]], depth: int) -> None:
         fid = node["id"]
 
         def key(what: str, options: list[Any] | None = None, fid: str = fid) -> str:
-            return ui.keep(
-                drafts.field_key(fid, what), drafts.FIELD_DEFAULTS[what], options
-            )
+            return ui.keep(drafts.field_key(fid, what), drafts.FIELD_DEFAULTS[what], options)
 
         with st.container(border=True):
             cols = st.columns([3, 2, 1.4, 0.5, 0.5, 0.5], vertical_alignment="bottom")
             cols[0].text_input("Field name", key=key("name"), placeholder="e.g. lesion_size_mm")
             kind = cols[1].selectbox("Type", KINDS, key=key("kind", list(KINDS)))
-            cols[2].checkbox("Required", key=key("req"),
-                             help="Off: the model may answer null for this field.")
-            cols[3].button(":material/arrow_upward:", key=f"up{fid}", help="Move up",
-                           on_click=drafts.move_field, args=(draft["tree"], fid, -1))
-            cols[4].button(":material/arrow_downward:", key=f"down{fid}", help="Move down",
-                           on_click=drafts.move_field, args=(draft["tree"], fid, 1))
-            cols[5].button(":material/delete:", key=f"del{fid}", help="Remove this field",
-                           on_click=drafts.remove_field, args=(draft["tree"], fid))
-            st.text_input("Description", key=key("desc"),
-                          placeholder="What this field means, for the model")
+            cols[2].checkbox(
+                "Required", key=key("req"), help="Off: the model may answer null for this field."
+            )
+            cols[3].button(
+                ":material/arrow_upward:",
+                key=f"up{fid}",
+                help="Move up",
+                on_click=drafts.move_field,
+                args=(draft["tree"], fid, -1),
+            )
+            cols[4].button(
+                ":material/arrow_downward:",
+                key=f"down{fid}",
+                help="Move down",
+                on_click=drafts.move_field,
+                args=(draft["tree"], fid, 1),
+            )
+            cols[5].button(
+                ":material/delete:",
+                key=f"del{fid}",
+                help="Remove this field",
+                on_click=drafts.remove_field,
+                args=(draft["tree"], fid),
+            )
+            st.text_input(
+                "Description", key=key("desc"), placeholder="What this field means, for the model"
+            )
             value_kind = kind
             if kind == "list":
-                value_kind = st.selectbox("Each item is", ITEM_KINDS,
-                                          key=key("item", list(ITEM_KINDS)))
+                value_kind = st.selectbox(
+                    "Each item is", ITEM_KINDS, key=key("item", list(ITEM_KINDS))
+                )
             if value_kind == "choice":
-                st.text_input("Allowed values", key=key("choices"),
-                              placeholder="e.g. left, right, both",
-                              help="Separate the values with commas.")
+                st.text_input(
+                    "Allowed values",
+                    key=key("choices"),
+                    placeholder="e.g. left, right, both",
+                    help="Separate the values with commas.",
+                )
             if value_kind == "group":
                 st.caption("Fields in this group")
                 draw_fields(node["children"], depth + 1)
-                st.button("Add a field to the group", key=f"add{fid}", on_click=add_to,
-                          args=(node["children"],), icon=":material/add:")
+                st.button(
+                    "Add a field to the group",
+                    key=f"add{fid}",
+                    on_click=add_to,
+                    args=(node["children"],),
+                    icon=":material/add:",
+                )
 
 
 fields = drafts.specs(draft["tree"], ui.kept_value)
@@ -234,13 +269,17 @@ else:
 # 3 · instructions
 st.subheader("3 · Instructions")
 description = st.text_area(
-    "Description", key=tkey("description", ""), height=100,
+    "Description",
+    key=tkey("description", ""),
+    height=100,
     placeholder="e.g. Extract the size and location of the largest lung nodule.",
     help="Tells the model what to extract; it is sent with every report.",
 )
 example_files = [NONE, *workspace.list_data_files(settings.example_dir)]
 examples = st.selectbox(
-    "Examples file (optional)", example_files, key=tkey("examples", NONE, example_files),
+    "Examples file (optional)",
+    example_files,
+    key=tkey("examples", NONE, example_files),
     help=f"Files in {settings.example_dir} with 'input' and 'output' columns; a run uses "
     "the most similar ones when Few-shot examples is above 0.",
 )
@@ -261,8 +300,9 @@ with st.expander("Upload an examples file"):
 st.subheader("4 · Save")
 cols = st.columns([3, 1], vertical_alignment="bottom")
 name = cols[0].text_input("Task name", key=tkey("name", ""), placeholder="e.g. lung_nodules")
-number = cols[1].number_input("Task number", min_value=1, max_value=999, step=1,
-                              key=tkey("number", 1))
+number = cols[1].number_input(
+    "Task number", min_value=1, max_value=999, step=1, key=tkey("number", 1)
+)
 if st.button("Save task", type="primary", icon=":material/save:"):
     try:
         schema = None
