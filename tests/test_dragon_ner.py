@@ -82,6 +82,15 @@ def test_multi_label_groups_follow_the_model_numbers_not_list_position():
     assert tags[0] == ["O"] and len(tags) == len(parts)
 
 
+def test_numbered_items_repeating_words_share_the_occurrences_in_reading_order():
+    parts = ["II", "lesion", "14", "mm", "IV", "lesion", "14", "mm", "V", "cyst", "9", "mm"]
+    tags = tag_multi(parts, [("3-lesion", "14 mm"), ("1-lesion", "14 mm"), ("4-lesion", "9 mm")])
+    assert tags[2] == ["B-1-lesion"] and tags[6] == ["B-3-lesion"] and tags[10] == ["B-4-lesion"]
+    # one item, two occurrences: every occurrence, as usual
+    tags = tag_multi(parts, [("1-lesion", "14 mm")])
+    assert tags[2] == tags[6] == ["B-1-lesion"]
+
+
 def test_multi_label_order_is_numeric_so_substring_matching_picks_the_right_tag():
     parts = ["x"]
     tags = tag_multi(parts, [("11-lesion", "x"), ("1-lesion", "x"), ("2-lesion", "x")])

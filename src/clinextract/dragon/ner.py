@@ -146,6 +146,25 @@ def _is_punct(chunk: str) -> bool:
     return all(not c.isalnum() for c in chunk)
 
 
+def _pair_repeats(
+    parts: Sequence[str], entities: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    claims: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for label, text in set(entities):
+        group, kind = split_group(label)
+        if group is not None:
+            claims.setdefault((kind, text), []).append((group, label))
+    fixed = {}
+    for (_, text), owners in claims.items():
+        if len(owners) < 2:
+            continue
+        places = find_occurrences(parts, text)
+        if len(places) == len(owners):
+            for (_, label), place in zip(sorted(owners), places, strict=True):
+                fixed[(label, text)] = [place]
+    return fixed
+
+
 def gold_spans(tags: Sequence[Any]) -> list[tuple[str, int, int]]:
     """(label, first, last) of every gold entity, single- or multi-label tags."""
     if not any(isinstance(t, list) for t in tags):
@@ -199,16 +218,18 @@ def _assign(
     mode: str,
     channel_of,
     first_only: Collection[str] = (),
+    fixed: dict[tuple[str, str], list[tuple[int, int]]] | None = None,
 ) -> dict[str, list[str]]:
     """label → its BIO sequence, filling longest entities first, never overwriting.
 
     mode "all": every occurrence, except for labels in `first_only` (the first one);
-    "naive": the first exact occurrence (the baseline)."""
+    "naive": the first exact occurrence (the baseline). `fixed` pins entities to places."""
     taken: dict[str, list[str]] = {}
     ordered = sorted(set(entities), key=lambda e: (-len(e[1]), _order(e[0]), e[1]))
     for label, text in ordered:
         label_mode = "first" if mode == "all" and label in first_only else mode
-        for first, last in _places(parts, text, label_mode):
+        places = (fixed or {}).get((label, text)) if mode == "all" else None
+        for first, last in places or _places(parts, text, label_mode):
             channel = channel_of(label)
             seq = taken.setdefault(channel, [OUT] * len(parts))
             if any(seq[i] != OUT for i in range(first, last + 1)):
@@ -237,8 +258,15 @@ def tag_multi(
     first_only: Collection[str] = (),
 ) -> list[list[str]]:
     """A list of tags per part; every label is its own channel, so one part can be in
-    `1-lesion` and `2-lesion` at once. Tags in a part are ordered by group number."""
-    taken = _assign(parts, entities, mode, lambda label: label, first_only)
+    `1-lesion` and `2-lesion` at once. Tags in a part are ordered by group number.
+
+    Numbered items that repeat words: when k items (`1-size`, `3-size`) give the same
+    text and it occurs exactly k times, the i-th occurrence goes to the i-th item by
+    number (items are numbered in reading order); a text that occurs once keeps every
+    item's tag (`I+II … 8.0 cm`)."""
+    entities = list(entities)
+    fixed = _pair_repeats(parts, entities) if mode == "all" else {}
+    taken = _assign(parts, entities, mode, lambda label: label, first_only, fixed)
     out: list[list[str]] = []
     for i in range(len(parts)):
         tags = [seq[i] for _, seq in sorted(taken.items(), key=lambda kv: _order(kv[0]))]
