@@ -32,6 +32,8 @@ TOP_LOGPROBS = 10
 MAX_ENTITIES = 40
 MAX_ENTITY_CHARS = 200
 RESERVED = {"uid", "report", "status", "error"}  # input columns and pipeline meta columns
+Record = dict[str, Any] | None  # a pipeline record (status, fields, raw_output, logprobs)
+Case = dict[str, Any]  # one case of the job (uid, input, and a label in labelled sets)
 
 
 def _sorted_values(values: set[Any]) -> list[Any]:
@@ -100,14 +102,14 @@ class SingleBinary(Adapter):
     def answer(self, case: dict[str, Any]) -> dict[str, Any]:
         return {self.field: bool(case[self.job.label_name])}
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
         if fields is None:
             return self.prior
         probs = bool_probabilities(record.get("raw_output") or "", record.get("logprobs"))
         return probs.get(self.field, float(fields[self.field]))
 
-    def variants(self, record, case):
+    def variants(self, record: Record, case: Case) -> dict[str, Any]:
         fields = _ok(record)
         return {"hard": self.prior if fields is None else float(fields[self.field])}
 
@@ -127,17 +129,17 @@ class MultiBinary(Adapter):
             for i in range(n)
         ]
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         return {f: bool(v) for f, v in zip(self.fields, case[self.job.label_name], strict=False)}
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
         if fields is None:
             return list(self.priors)
         probs = bool_probabilities(record.get("raw_output") or "", record.get("logprobs"))
         return [probs.get(f, float(fields[f])) for f in self.fields]
 
-    def variants(self, record, case):
+    def variants(self, record: Record, case: Case) -> dict[str, Any]:
         fields = _ok(record)
         hard = list(self.priors) if fields is None else [float(fields[f]) for f in self.fields]
         return {"hard": hard}
@@ -153,10 +155,10 @@ class SingleMultiClass(Adapter):
         self.properties[self.field] = {"enum": self.classes}
         self.majority = Counter(self.labels).most_common(1)[0][0]
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         return {self.field: case[self.job.label_name]}
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
         return self.majority if fields is None else fields[self.field]
 
@@ -174,10 +176,10 @@ class MultiMultiClass(Adapter):
             self.properties[f] = {"enum": _sorted_values(set(seen))}
             self.majority.append(Counter(seen).most_common(1)[0][0])
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         return dict(zip(self.fields, case[self.job.label_name], strict=False))
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
         return list(self.majority) if fields is None else [fields[f] for f in self.fields]
 
@@ -192,10 +194,10 @@ class SingleRegression(Adapter):
         self.properties[self.field] = {"type": "number"}
         self.median = float(statistics.median(float(v) for v in self.labels if v is not None))
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         return {self.field: case[self.job.label_name]}
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
         value = None if fields is None else fields.get(self.field)
         return self.median if value is None else float(value)
@@ -215,10 +217,10 @@ class MultiRegression(Adapter):
             seen = [float(v[i]) for v in self.labels if len(v) > i and v[i] is not None]
             self.medians.append(statistics.median(seen or everything))
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         return dict(zip(self.fields, case[self.job.label_name], strict=False))
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         """A number everywhere: the evaluator skips positions whose truth is null, and a
         null prediction where the truth has a value would make the score NaN; such
         positions get the training median."""
@@ -283,13 +285,13 @@ class NER(Adapter):
                 self.instruction.entities.get(label), _bound(most, MAX_ENTITIES), self.max_chars
             )
 
-    def _gold(self, case) -> list[tuple[str, str]]:
+    def _gold(self, case: Case) -> list[tuple[str, str]]:
         parts, tags = case[self.job.input_name], case[self.job.label_name]
         if self.multi:
             return entities_from_multi_tags(parts, tags)
         return entities_from_tags(parts, tags)
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         out: dict[str, list[str]] = {f: [] for f in self.field_of.values()}
         for label, text in self._gold(case):
             texts = out.get(self.field_of.get(label, ""), None)
@@ -309,11 +311,11 @@ class NER(Adapter):
         tag = tag_multi if self.multi else tag_single
         return tag(parts, entities, mode, self.first_only)
 
-    def predict(self, record, case):
+    def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
         return self._tag(case[self.job.input_name], self.entities(fields or {}), "all")
 
-    def variants(self, record, case):
+    def variants(self, record: Record, case: Case) -> dict[str, Any]:
         fields = _ok(record)
         parts = case[self.job.input_name]
         return {"first_match": self._tag(parts, self.entities(fields or {}), "naive")}
@@ -358,7 +360,7 @@ class MultiNER(NER):
             "listed once per item. Use an empty list when the report has none."
         )
 
-    def answer(self, case):
+    def answer(self, case: Case) -> dict[str, Any]:
         if not self.grouped:
             return super().answer(case)
         entities: list[dict[str, Any]] = []
@@ -369,7 +371,7 @@ class MultiNER(NER):
                 entities.append(entity)
         return {"entities": entities}
 
-    def entities(self, fields):
+    def entities(self, fields: dict[str, Any]) -> list[tuple[str, str]]:
         if not self.grouped:
             return super().entities(fields)
         out = []

@@ -185,7 +185,9 @@ def score_cases(task_name: str, cases: pd.DataFrame, job: str = "") -> float:
     return multi_label_f1(y_true, y_pred)
 
 
-def find_scope(pred: Path, gt: Path, tasks: list[str] | tuple = (), folds: list[int] | tuple = ()):
+def find_scope(
+    pred: Path, gt: Path, tasks: list[str] | tuple = (), folds: list[int] | tuple = ()
+) -> Scope:
     """Tasks (full names from GT) and folds to score; by default those with predictions."""
     if not gt.is_dir():
         raise ConfigError(f"ground-truth folder not found: {gt}")
