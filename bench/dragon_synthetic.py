@@ -167,7 +167,14 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
         + ("" if len(r["main"]["case"]) == len(tasks) else f" ({len(r['main']['case'])} tasks)")
         for r in results.values()
     ]
-    lines += ["| **overall** | mean of tasks | | " + " | ".join(overall) + " |", ""]
+    lines += ["| **overall** | mean of tasks | | " + " | ".join(overall) + " |"]
+    rates = []
+    for r in results.values():
+        timings = [j.get("timing", {}) for j in r["jobs"].values()]
+        docs = sum(t.get("computed", 0) for t in timings)
+        secs = sum(t.get("seconds", 0) for t in timings)
+        rates.append(f"{docs / secs:.2f}" if secs else "–")
+    lines += ["| docs/s | all computed cases | | " + " | ".join(rates) + " |", ""]
     lines += [f"For scale: fine-tuned RoBERTa baseline on these jobs: {ROBERTA}.", ""]
 
     lines += ["## What the design choices are worth", "", header.replace("test cases", "variant")]
@@ -186,6 +193,12 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
                     f"({main - alt:+.3f})"
                 )
             lines.append(f"| {t} | {task_kind(t)} | {label} | " + " | ".join(cells) + " |")
+        cells = []
+        for r in results.values():
+            alt = (r.get(name) or {}).get("aggregates", {}).get("overall", {}).get("mean")
+            main = r["main"]["aggregates"]["overall"]["mean"]
+            cells.append("–" if alt is None else f"{fmt(main)} vs {fmt(alt)} ({main - alt:+.3f})")
+        lines.append(f"| overall | mean of tasks | {label} | " + " | ".join(cells) + " |")
     lines += [""]
 
     lines += ["## Throughput and prompts", ""]
