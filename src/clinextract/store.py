@@ -12,6 +12,7 @@ process was killed is cut off before anything new is appended.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -58,10 +59,14 @@ class RunStore:
             for name in (RECORDS, MANIFEST, PREDICTIONS, STALE):
                 (self.run_dir / name).unlink(missing_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        # offsets[row] = byte offset of that row's line in records.jsonl, -1 = not done
+        # A fixed-size index per row, so memory does not grow with the rows' contents:
+        # offsets[row] = byte offset of that row's line in records.jsonl, -1 = not done;
+        # digests[row] = 64-bit hash of (id, text sha); statuses[row] = status number.
         self._offsets = array("q")
+        self._digests = array("q")
+        self._statuses = bytearray()
+        self._status_names: list[str] = []
         self.stale = 0
-        self._keys: dict[int, tuple[str, str, str]] = {}  # row → (id, text sha, status)
         self._recover()
         self._fh = self.records_path.open("ab")
 
@@ -95,18 +100,17 @@ class RunStore:
         for line in keep:
             rec = json.loads(line)
             if not rec.get("transient"):  # a passing failure is computed again
-                self._set_offset(rec["row"], offset)
-                self._keys[rec["row"]] = (rec["id"], rec["text_sha"], rec["status"])
+                self._index(rec, offset)
             offset += len(line)
 
     def done(self, row: int, row_id: str, text_sha: str) -> bool:
         """Whether this row was finished under this configuration, for the same input."""
         if row >= len(self._offsets) or self._offsets[row] < 0:
             return False
-        return self._keys.get(row, ())[:2] == (row_id, text_sha)
+        return self._digests[row] == _digest(row_id, text_sha)
 
     def status(self, row: int) -> str:
-        return self._keys[row][2]
+        return self._status_names[self._statuses[row]]
 
     @property
     def finished_rows(self) -> int:
@@ -119,13 +123,20 @@ class RunStore:
         offset = self._fh.tell()
         self._fh.write(line)
         self._fh.flush()
-        self._set_offset(record["row"], offset)
-        self._keys[record["row"]] = (record["id"], record["text_sha"], record["status"])
+        self._index(record, offset)
 
-    def _set_offset(self, row: int, offset: int) -> None:
+    def _index(self, record: dict[str, Any], offset: int) -> None:
+        row = record["row"]
         if row >= len(self._offsets):
-            self._offsets.extend([-1] * (row + 1 - len(self._offsets)))
+            grow = row + 1 - len(self._offsets)
+            self._offsets.extend([-1] * grow)
+            self._digests.extend([0] * grow)
+            self._statuses.extend(bytes(grow))
+        if record["status"] not in self._status_names:
+            self._status_names.append(record["status"])
         self._offsets[row] = offset
+        self._digests[row] = _digest(record["id"], record["text_sha"])
+        self._statuses[row] = self._status_names.index(record["status"])
 
     @contextmanager
     def reader(self) -> Iterator[Callable[[int], dict[str, Any] | None]]:
@@ -163,3 +174,9 @@ class RunStore:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+
+
+def _digest(row_id: str, text_sha: str) -> int:
+    """A row's identity and input as one signed 64-bit number (for the resume check)."""
+    key = f"{row_id}\x00{text_sha}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
