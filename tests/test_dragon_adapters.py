@@ -124,15 +124,21 @@ def test_multi_multi_class_per_position_classes(tmp_path):
 def test_single_regression_median_fallback(tmp_path):
     job, a = make_job(tmp_path, "single_label_regression_target",
                       [("a", 10.0), ("b", 30), ("c", 20.0)])
-    assert a.predict(ok({"answer": 7}), job.test[0]) == 7.0
+    assert a.predict(ok({"answer": "7.5"}), job.test[0]) == 7.5
     assert a.predict(FAILED, job.test[0]) == 20.0
-    assert a.answer(job.training[0]) == {"answer": 10.0}
+    assert a.answer(job.training[0]) == {"answer": "10"}
+    # digits, not a JSON number: a run-away "15.0000…" cannot be written
+    a.schema.validate_json('{"answer":"123.5"}')
+    for bad in ('{"answer":"15.00"}', '{"answer":"12345"}', '{"answer":"-1"}'):
+        with pytest.raises(ValueError):
+            a.schema.validate_json(bad)
 
 
 def test_multi_regression_never_null(tmp_path):
     labels = [("a", [1.0, None, 5.0]), ("b", [3.0, None, None]), ("c", [2.0, 8.0, None])]
     job, a = make_job(tmp_path, "multi_label_regression_target", labels)
-    pred = a.predict(ok({"label_1": 4, "label_2": None, "label_3": None}), job.test[0])
+    assert a.answer(job.training[0]) == {"label_1": "1", "label_2": None, "label_3": "5"}
+    pred = a.predict(ok({"label_1": "4", "label_2": None, "label_3": None}), job.test[0])
     assert pred == [4.0, 8.0, 5.0]  # nulls become that position's training median
     assert a.predict(None, job.test[0]) == [2.0, 8.0, 5.0]
     assert all(isinstance(v, float) for v in pred)

@@ -38,6 +38,8 @@ def _value(node: dict, rng: random.Random, words: list[str]):
     if kind == "array":
         n = rng.randint(0, min(2, node.get("maxItems", 2)))
         return [_value(node["items"], rng, words) for _ in range(n)]
+    if kind == "string" and "pattern" in node:  # the regression adapters' digits
+        return str(rng.randint(0, 40))
     if kind == "string":
         start = rng.randrange(max(1, len(words) - 1))
         return " ".join(words[start : start + rng.randint(1, 2)])[: node.get("maxLength", 50)]
@@ -72,8 +74,10 @@ def test_every_synthetic_job_gives_a_file_the_official_evaluator_accepts(tmp_pat
     dragon_eval = pytest.importorskip("dragon_eval")
     engine = FakeEngine(schema_answer, capacity=4)
     out = tmp_path / "pred"
+    results = []
     for job in find_jobs(INPUT):
         result = run_job(job, settings, engine, out)
+        results.append(result)
         preds = json.loads(result.predictions_path.read_text())
         assert [p["uid"] for p in preds] == [c["uid"] for c in job.test]  # exact, in order
         assert all(set(p) == {"uid", job.prediction_key} for p in preds)
@@ -87,6 +91,7 @@ def test_every_synthetic_job_gives_a_file_the_official_evaluator_accepts(tmp_pat
                 assert len(value) == lengths.most_common(1)[0][0]
             if "binary" in job.label_name:
                 assert all(0.0 <= v <= 1.0 for v in (value if isinstance(value, list) else [value]))
+    assert all(not r.summary.failures for r in results)  # every fake answer was valid
     binary = json.loads((out / "Task101_Example_sl_bin_clf-fold0" /
                          "nlp-predictions-dataset.json").read_text())
     assert len({p["single_label_binary_classification"] for p in binary}) > 10  # a ranking

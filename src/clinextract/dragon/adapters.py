@@ -185,22 +185,58 @@ class MultiMultiClass(Adapter):
 
 
 # --- regression -------------------------------------------------------------------------
+class Digits:
+    """Numbers as short digit strings. A JSON number leaves the model free to write
+    `15.000000…` until the token limit (seen on every fifth Task106 case); a pattern
+    with as many digits as the training values need (plus one) cannot run away."""
+
+    def __init__(self, values: list[float]):
+        top = max((abs(v) for v in values), default=1.0)
+        self.decimals = min(4, max(1, max((_decimals(v) for v in values), default=0) + 1))
+        ints = len(str(int(top))) + 1
+        sign = "-?" if any(v < 0 for v in values) else ""
+        self.node = {
+            "type": "string",
+            "pattern": rf"^{sign}[0-9]{{1,{ints}}}(\.[0-9]{{1,{self.decimals}}})?$",
+            "description": "a number written as digits, without unit",
+        }
+
+    def text(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        out = f"{float(value):.{self.decimals}f}".rstrip("0").rstrip(".")
+        return "0" if out in ("", "-0") else out
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if "e" in text else len(text.split(".")[1].rstrip("0"))
+
+
+def _number(value: Any, fallback: float) -> float:
+    try:
+        return float(value) if value is not None else fallback
+    except (TypeError, ValueError):
+        return fallback
+
+
 class SingleRegression(Adapter):
     label_type = "single_label_regression_target"
     guidance = "Answer with the number only, without its unit."
 
     def setup(self) -> None:
         self.field = self.instruction.answer
-        self.properties[self.field] = {"type": "number"}
-        self.median = float(statistics.median(float(v) for v in self.labels if v is not None))
+        values = [float(v) for v in self.labels if v is not None]
+        self.digits = Digits(values)
+        self.properties[self.field] = self.digits.node
+        self.median = float(statistics.median(values))
 
     def answer(self, case: Case) -> dict[str, Any]:
-        return {self.field: case[self.job.label_name]}
+        return {self.field: self.digits.text(case[self.job.label_name])}
 
     def predict(self, record: Record, case: Case) -> Any:
         fields = _ok(record)
-        value = None if fields is None else fields.get(self.field)
-        return self.median if value is None else float(value)
+        return _number(None if fields is None else fields.get(self.field), self.median)
 
 
 class MultiRegression(Adapter):
@@ -211,14 +247,16 @@ class MultiRegression(Adapter):
         n = Counter(len(v) for v in self.labels).most_common(1)[0][0]
         self.fields = _field_names(self.instruction.sub_labels, n)
         everything = [float(x) for v in self.labels for x in v if x is not None] or [0.0]
+        self.digits = Digits(everything)
         self.medians = []
         for i, f in enumerate(self.fields):
-            self.properties[f] = {"anyOf": [{"type": "number"}, {"type": "null"}]}
+            self.properties[f] = {"anyOf": [self.digits.node, {"type": "null"}]}
             seen = [float(v[i]) for v in self.labels if len(v) > i and v[i] is not None]
             self.medians.append(statistics.median(seen or everything))
 
     def answer(self, case: Case) -> dict[str, Any]:
-        return dict(zip(self.fields, case[self.job.label_name], strict=False))
+        values = case[self.job.label_name]
+        return {f: self.digits.text(v) for f, v in zip(self.fields, values, strict=False)}
 
     def predict(self, record: Record, case: Case) -> Any:
         """A number everywhere: the evaluator skips positions whose truth is null, and a
@@ -227,8 +265,7 @@ class MultiRegression(Adapter):
         fields = _ok(record) or {}
         out = []
         for f, median in zip(self.fields, self.medians, strict=True):
-            value = fields.get(f)
-            out.append(float(median) if value is None else float(value))
+            out.append(_number(fields.get(f), float(median)))
         return out
 
 
