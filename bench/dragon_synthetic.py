@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> None:
                     "load_avg": os.getloadavg()[0],
                     "wall": round(time.time() - started, 1),
                 }
-                (result.predictions_path.parent / "run" / "timing.json").write_text(
-                    json.dumps(timing) + "\n"
-                )
+                if timing["computed"]:  # a resumed job keeps the timing of its real run
+                    (result.predictions_path.parent / "run" / "timing.json").write_text(
+                        json.dumps(timing) + "\n"
+                    )
                 print(f"k={k} {job.name}: {timing}", flush=True)
         count.close()
 
