@@ -101,6 +101,26 @@ def variant_tree(pred_root: Path, name: str) -> Path | None:
     return out if found else None
 
 
+def no_model_tree(pred_root: Path, input_dir: Path) -> Path:
+    """What the adapters predict without any answer (training prior, majority class,
+    median, no entities), for the same cases: the floor the model has to beat."""
+    from clinextract.dragon.adapters import make_adapter
+    from clinextract.dragon.instructions import instruction_for
+    from clinextract.dragon.jobs import load_job
+
+    out = pred_root / "variants" / "no_model"
+    for pred in sorted(pred_root.glob("*-fold0/nlp-predictions-dataset.json")):
+        job = load_job(input_dir / pred.parent.name)
+        adapter = make_adapter(job, instruction_for(job.task_name, job.label_name))
+        uids = {p["uid"] for p in json.loads(pred.read_text())}
+        rows = [{"uid": c["uid"], job.prediction_key: adapter.predict(None, c)}
+                for c in job.test if c["uid"] in uids]
+        target = out / pred.parent.name / "nlp-predictions-dataset.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(rows))
+    return out
+
+
 def score(pred_root: Path, gt: Path) -> dict[str, Any]:
     from clinextract.dragon.evaluate import evaluate
 
@@ -113,9 +133,10 @@ def collect(k: int) -> dict[str, Any] | None:
         return None
     gt = subset_ground_truth(root, SHARED / "ground-truth")
     result: dict[str, Any] = {"main": score(root, gt), "jobs": {}}
-    for name in ("hard", "first_match"):
+    for name in ("hard", "model_only", "first_match"):
         tree = variant_tree(root, name)
         result[name] = score(tree, gt) if tree else None
+    result["no_model"] = score(no_model_tree(root, SHARED / "input"), gt)
     for job_dir in sorted(root.glob("*-fold0")):
         side = job_dir / "run" / "dragon.json"
         timing = job_dir / "run" / "timing.json"
@@ -158,16 +179,19 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
     cases = {t: {k: r["jobs"].get(t, {}).get("cases") for k, r in results.items()} for t in tasks}
     lines += ["## Score per task", ""]
     header = "| task | metric | test cases | " + " | ".join(f"k={k}" for k in results) + " |"
-    lines += [header, "|" + "---|" * (3 + len(results))]
+    first = next(iter(results.values()))
+    lines += [header[:-1] + "| no model |", "|" + "---|" * (4 + len(results))]
     for t in tasks:
         n = "/".join(sorted({str(c) for c in cases[t].values() if c}))
         row = [fmt(r["main"]["case"].get(t, {}).get(f"{t}-fold0")) for r in results.values()]
+        row.append(fmt(first["no_model"]["case"].get(t, {}).get(f"{t}-fold0")))
         lines.append(f"| {t} | {task_kind(t)} | {n} | " + " | ".join(row) + " |")
     overall = [
         fmt(r["main"]["aggregates"]["overall"]["mean"])
         + ("" if len(r["main"]["case"]) == len(tasks) else f" ({len(r['main']['case'])} tasks)")
         for r in results.values()
     ]
+    overall.append(fmt(first["no_model"]["aggregates"]["overall"]["mean"]))
     lines += ["| **overall** | mean of tasks | | " + " | ".join(overall) + " |"]
     rates = []
     for r in results.values():
@@ -175,31 +199,38 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
         docs = sum(t.get("computed", 0) for t in timings)
         secs = sum(t.get("seconds", 0) for t in timings)
         rates.append(f"{docs / secs:.2f}" if secs else "–")
-    lines += ["| docs/s | all computed cases | | " + " | ".join(rates) + " |", ""]
+    lines += ["| docs/s | all computed cases | | " + " | ".join(rates) + " | |", ""]
+    lines += [
+        "*no model*: what the adapters predict without an answer (training prior for "
+        "binary, majority class, training median, no entities), on the same cases — the "
+        "floor a model has to beat. Ties make its AUC 0.5 and its kappa 0.",
+        "",
+    ]
     lines += [f"For scale: fine-tuned RoBERTa baseline on these jobs: {ROBERTA}.", ""]
 
     lines += ["## What the design choices are worth", "", header.replace("test cases", "variant")]
     lines += ["|" + "---|" * (3 + len(results))]
-    for name, label, what in (
-        ("hard", "probabilities vs hard 0/1", ("Task101", "Task104")),
-        ("first_match", "alignment vs first-match", ("Task108", "Task109")),
+    # (with, without, label, tasks): the score with a choice vs the score without it
+    for with_, without, label, what in (
+        ("model_only", "hard", "probabilities vs hard 0/1", ("Task101", "Task104")),
+        ("main", "model_only", "label rates + model vs model alone", ("Task104",)),
+        ("main", "first_match", "alignment vs first-match", ("Task108", "Task109")),
     ):
-        for t in [t for t in tasks if t.startswith(what)]:
+        def pick(r: dict, name: str, key: str) -> dict:
+            tree = r["main"] if name == "main" else (r.get(name) or {})
+            return tree.get("aggregates" if key == "overall" else "case", {}).get(key, {})
+
+        for t in [t for t in tasks if t.startswith(what)] + ["overall"]:
             cells = []
             for r in results.values():
-                main = r["main"]["case"].get(t, {}).get(f"{t}-fold0")
-                alt = (r.get(name) or {}).get("case", {}).get(t, {}).get(f"{t}-fold0")
-                cells.append(
-                    "–" if main is None or alt is None else f"{fmt(main)} vs {fmt(alt)} "
-                    f"({main - alt:+.3f})"
-                )
-            lines.append(f"| {t} | {task_kind(t)} | {label} | " + " | ".join(cells) + " |")
-        cells = []
-        for r in results.values():
-            alt = (r.get(name) or {}).get("aggregates", {}).get("overall", {}).get("mean")
-            main = r["main"]["aggregates"]["overall"]["mean"]
-            cells.append("–" if alt is None else f"{fmt(main)} vs {fmt(alt)} ({main - alt:+.3f})")
-        lines.append(f"| overall | mean of tasks | {label} | " + " | ".join(cells) + " |")
+                field = "mean" if t == "overall" else f"{t}-fold0"
+                a, b = pick(r, with_, t).get(field), pick(r, without, t).get(field)
+                if a is None and with_ == "model_only":  # single-label: no prior to remove
+                    a = pick(r, "main", t).get(field)
+                cells.append("–" if a is None or b is None else f"{fmt(a)} vs {fmt(b)} "
+                             f"({a - b:+.3f})")
+            kind = "mean of tasks" if t == "overall" else task_kind(t)
+            lines.append(f"| {t} | {kind} | {label} | " + " | ".join(cells) + " |")
     lines += [""]
 
     lines += ["## Throughput and prompts", ""]

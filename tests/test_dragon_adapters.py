@@ -90,8 +90,21 @@ def test_multi_binary_length_from_labels_and_named_sub_labels(tmp_path):
     job, a = make_job(tmp_path, "multi_label_binary_classification_target", labels)
     assert list(a.schema.json_schema["properties"]) == ["label_1", "label_2", "label_3"]
     assert a.predict(FAILED, job.test[0]) == pytest.approx([2 / 3, 1 / 3, 1.0])
-    assert a.predict(ok({"label_1": True, "label_2": False, "label_3": True}),
-                     job.test[0]) == [1.0, 0.0, 1.0]
+    hard = ok({"label_1": True, "label_2": False, "label_3": True})
+    assert a.variants(hard, job.test[0]) == {"hard": [1.0, 0.0, 1.0],
+                                             "model_only": [1.0, 0.0, 1.0]}
+    # pooled AUC: the training rate of each label is combined with the model's P(true)
+    # in logit space (P clipped to [0.01, 0.99])
+    p = a.predict(hard, job.test[0])
+    odds = [2 * 99, (1 / 2) / 99, 99 * 99]  # a rate of 1.0 is clipped to 0.99 too
+    assert p == pytest.approx([o / (1 + o) for o in odds])
+    lp = [['{"label_1":', 0, {}], ["true", 0, {"true": math.log(0.6), "false": math.log(0.4)}],
+          [',"label_2":', 0, {}], ["false", 0, {"true": math.log(0.6), "false": math.log(0.4)}],
+          [',"label_3":', 0, {}], ["true", 0, {"true": math.log(0.6), "false": math.log(0.4)}],
+          ["}", 0, {}]]
+    same = a.predict(ok(hard["fields"], '{"label_1":true,"label_2":false,"label_3":true}', lp),
+                     job.test[0])
+    assert same[2] > same[0] > same[1]  # equal model confidence: ordered by training rate
     # a named DRAGON task with the right number of sub-labels gets their names
     named = tmp_path / "named"
     named.mkdir()

@@ -9,6 +9,7 @@ majority class, median, or no entities), because the evaluator needs one per uid
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from typing import Any
@@ -132,17 +133,37 @@ class MultiBinary(Adapter):
     def answer(self, case: Case) -> dict[str, Any]:
         return {f: bool(v) for f, v in zip(self.fields, case[self.job.label_name], strict=False)}
 
-    def predict(self, record: Record, case: Case) -> Any:
+    def model_probabilities(self, record: Record) -> list[float] | None:
         fields = _ok(record)
         if fields is None:
-            return list(self.priors)
+            return None
         probs = bool_probabilities(record.get("raw_output") or "", record.get("logprobs"))
         return [probs.get(f, float(fields[f])) for f in self.fields]
+
+    def predict(self, record: Record, case: Case) -> Any:
+        """The model's P(true) per label, combined with that label's training rate.
+
+        The official score pools all labels into one AUC, so a ranking across labels
+        counts as much as one within a label; labels with very different rates (lesion 1
+        usually present, lesion 5 rarely) are ranked by their training rate, cases within
+        a label by the model: logit(p) = logit(rate) + logit(P_model)."""
+        model = self.model_probabilities(record)
+        if model is None:
+            return list(self.priors)
+        return [_combine(prior, p) for prior, p in zip(self.priors, model, strict=True)]
 
     def variants(self, record: Record, case: Case) -> dict[str, Any]:
         fields = _ok(record)
         hard = list(self.priors) if fields is None else [float(fields[f]) for f in self.fields]
-        return {"hard": hard}
+        return {"hard": hard, "model_only": self.model_probabilities(record) or self.priors}
+
+
+def _combine(prior: float, p: float, clip: float = 0.01) -> float:
+    def logit(x: float) -> float:
+        x = min(1 - clip, max(clip, x))
+        return math.log(x / (1 - x))
+
+    return 1 / (1 + math.exp(-(logit(prior) + logit(p))))
 
 
 class SingleMultiClass(Adapter):
