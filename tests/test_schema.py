@@ -146,3 +146,10 @@ def test_runaway_values_at_grammar_bounds_are_flagged():
     own = OutputSchema.from_json_schema({"type": "object", "properties": {
         "l": {"type": "array", "items": {"type": "integer"}, "maxItems": 50}}})
     assert own.runaway({"l": list(range(GRAMMAR_MAX_ITEMS))}) is None
+
+
+def test_field_order_is_kept_for_the_grammar_and_the_hash():
+    a = OutputSchema.from_legacy({"z": {"type": "str"}, "a": {"type": "str"}})
+    b = OutputSchema.from_legacy({"a": {"type": "str"}, "z": {"type": "str"}})
+    assert list(a.grammar_schema["properties"]) == ["z", "a"]
+    assert a.hash != b.hash

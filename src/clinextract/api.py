@@ -100,4 +100,5 @@ def run_task(task: str | Path | int | Task, *, engine: Engine | None = None,
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """A predictions file as a DataFrame, values as written (no type guessing)."""
-    return pd.DataFrame(json.loads(Path(path).read_text(encoding="utf-8")))
+    # object dtype: None stays None and "007" stays a str (no NaN, no dtype guessing)
+    return pd.DataFrame(json.loads(Path(path).read_text(encoding="utf-8")), dtype=object)

@@ -8,6 +8,7 @@ so the model never learns from a malformed answer.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class ExamplePool:
         self.examples = examples
         self.hash = stable_hash([(e.input, e.output) for e in examples])
         self._retriever = None
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path, schema: OutputSchema | None) -> ExamplePool:
@@ -66,11 +68,13 @@ class ExamplePool:
         import bm25s
         import numpy as np
 
-        if self._retriever is None:
-            self._retriever = bm25s.BM25()
-            self._retriever.index(
-                self._tokenize([e.input for e in self.examples]), show_progress=False
-            )
+        with self._lock:  # built once, fully indexed before anyone uses it
+            if self._retriever is None:
+                retriever = bm25s.BM25()
+                retriever.index(
+                    self._tokenize([e.input for e in self.examples]), show_progress=False
+                )
+                self._retriever = retriever
         known = [t for t in self._tokenize([query])[0] if t in self._retriever.vocab_dict]
         if not known:
             return self.examples[:k][::-1]

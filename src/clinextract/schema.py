@@ -109,7 +109,8 @@ class OutputSchema:
 
     @cached_property
     def hash(self) -> str:
-        return stable_hash(self.json_schema)
+        # not key-sorted: the order of the fields is the order of the answer
+        return stable_hash(json.dumps(self.json_schema, ensure_ascii=False))
 
     # --- validation --------------------------------------------------------------------
     def validate_json(self, text: str) -> dict[str, Any]:

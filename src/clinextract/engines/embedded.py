@@ -146,7 +146,7 @@ class EmbeddedEngine(Engine):
         if request.seed is not None:
             body["seed"] = request.seed
         if request.schema is not None:
-            body["grammar"] = _grammar(json.dumps(request.schema, sort_keys=True))
+            body["grammar"] = _grammar(json.dumps(request.schema))  # key order = answer order
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()

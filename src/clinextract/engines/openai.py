@@ -170,7 +170,7 @@ class OpenAIEngine(ServerEngine):
         if request.schema is not None:
             structured = server.info.get("structured", "response_format")
             if structured == "grammar":
-                body["grammar"] = _grammar(json.dumps(request.schema, sort_keys=True))
+                body["grammar"] = _grammar(json.dumps(request.schema))  # key order = answer order
             elif structured == "guided_json":
                 body["guided_json"] = portable_schema(request.schema)
             else:
