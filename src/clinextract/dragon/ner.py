@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 OUT = "O"
@@ -86,7 +87,8 @@ def _order(label: str) -> tuple[int, str]:
 # --- alignment --------------------------------------------------------------------------
 
 
-def _stream(parts: Sequence[str], loose: bool) -> tuple[str, list[int], list[int]]:
+@lru_cache(maxsize=64)  # one report is searched for many entity texts
+def _stream(parts: tuple[str, ...], loose: bool) -> tuple[str, list[int], list[int]]:
     """Normalised characters of all parts, with each part's [start, end) in the stream."""
     chars, starts, ends = [], [], []
     pos = 0
@@ -125,7 +127,7 @@ def find_occurrences(parts: Sequence[str], text: str) -> list[tuple[int, int]]:
         target = _norm(text, loose)
         if not target:
             return []
-        stream, starts, ends = _stream(parts, loose)
+        stream, starts, ends = _stream(tuple(parts), loose)
         found = []
         at = stream.find(target)
         while at != -1:
