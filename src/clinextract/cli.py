@@ -24,7 +24,7 @@ from .errors import ConfigError, EngineError
 from .settings import Settings
 
 err_console = Console(stderr=True)
-out_console = Console()
+out_console = Console(soft_wrap=True)  # paths and summaries stay on one line
 
 
 # --- options generated from Settings ----------------------------------------------------
