@@ -265,9 +265,13 @@ def _records(
     rows = iter(source)
     pending: list[tuple[int, int, Row]] = []  # heap: longest report first
     in_flight: dict[Future, tuple[Row, RowAttempts]] = {}
-    exhausted = False
+    exhausted = primed = False
 
     def submit(row: Row, attempts: RowAttempts) -> None:
+        nonlocal primed
+        if not primed:  # the instruction every request starts with, once for all slots
+            primed = True
+            engine.prime([{"role": "system", "content": prompts.system}])
         in_flight[engine.submit(attempts.request)] = (row, attempts)
 
     try:

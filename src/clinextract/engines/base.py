@@ -83,6 +83,10 @@ class Engine(ABC):
         """What identifies the model's weights (a file hash, or a server's model name)."""
         return str(self.describe().get("model", ""))
 
+    def prime(self, prefix: list[Message]) -> None:  # noqa: B027 - optional hook
+        """Optional: prepare every slot for requests that all start with `prefix` (the
+        static instruction), so it is evaluated once instead of once per slot."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model or connections."""
 

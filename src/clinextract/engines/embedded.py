@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, EngineError
-from ..prompting import render_completion_prompt
+from ..prompting import Message, render_completion_prompt
 from ..settings import Settings
 from .base import Completion, Engine, Request, TokenLogprob
 
@@ -94,6 +95,14 @@ class EmbeddedEngine(Engine):
         # otherwise it is a random loopback port nobody is told about.
         params.hostnames = [host]
         params.port = port
+        # An engine of our own (not `clinextract serve`) lets `prime` copy the evaluated
+        # instruction from slot to slot with llama.cpp's slot save/restore; the files go
+        # to a private temporary folder, and /slots shows counts and settings, not text.
+        self._slot_dir: tempfile.TemporaryDirectory[str] | None = None
+        if configure is None and settings.parallel > 1:
+            self._slot_dir = tempfile.TemporaryDirectory(prefix="clinextract-slots-")
+            params.endpoint_slots = True
+            params.slot_save_path = self._slot_dir.name
         if configure is not None:  # `clinextract serve`: chat template, model name, key
             configure(params)
         self._params_summary = {
@@ -136,6 +145,34 @@ class EmbeddedEngine(Engine):
             raise EngineError("the embedded engine is closed")
         return self._pool.submit(self._complete, request)
 
+    def prime(self, prefix: list[Message]) -> None:
+        """Evaluate the shared instruction once, in slot 0, and copy it into the other
+        slots (a few ms each) instead of evaluating it once per slot: with 8 slots and a
+        300-token instruction that is 2,100 prompt tokens (≈ 3 s on 2 cores) less per
+        engine. Best effort: on any problem the slots are left to fill themselves."""
+        if self._slot_dir is None or self._closed.is_set():
+            return
+        import httpx
+
+        body = {
+            "prompt": render_completion_prompt(prefix),
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "cache_prompt": True,
+            "id_slot": 0,
+        }
+        try:
+            if "error" in self.server.handle_completions(body):
+                return
+            with httpx.Client(base_url=self.address, timeout=60) as client:
+                file = {"filename": "prefix.bin"}
+                client.post("/slots/0", params={"action": "save"}, json=file).raise_for_status()
+                for slot in range(1, self.capacity):
+                    reply = client.post(f"/slots/{slot}", params={"action": "restore"}, json=file)
+                    reply.raise_for_status()
+        except Exception:  # an optimisation only; requests still work without it
+            return
+
     def _complete(self, request: Request) -> Completion:
         body: dict[str, Any] = {
             "prompt": render_completion_prompt(request.messages),
@@ -161,6 +198,8 @@ class EmbeddedEngine(Engine):
             self._closed.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self.server = None  # the model is freed when the server object goes
+            if self._slot_dir is not None:
+                self._slot_dir.cleanup()
 
 
 def parse_completion_reply(reply: dict[str, Any], seconds: float) -> Completion:
