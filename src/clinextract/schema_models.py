@@ -1,0 +1,99 @@
+"""JSON Schema → a Pydantic model, so schemas given as JSON validate like Pydantic ones.
+
+Covers what extraction schemas use: objects (nested), arrays, enums and consts, strings
+with length/pattern limits, bounded numbers, booleans, nullable types (`anyOf` with
+null, or a list of types). Field names that are not Python identifiers keep their
+spelling as aliases.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+_SIMPLE = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
+
+
+def _python_type(name: str, node: dict[str, Any]) -> Any:
+    if "enum" in node:
+        values = tuple(node["enum"])
+        return Literal[values]  # type: ignore[valid-type]
+    if "const" in node:
+        return Literal[node["const"]]  # type: ignore[valid-type]
+    variants = node.get("anyOf") or node.get("oneOf")
+    if variants:
+        types = [_python_type(name, v) for v in variants]
+        out = types[0]
+        for t in types[1:]:
+            out = out | t
+        return out
+    t = node.get("type")
+    if isinstance(t, list):
+        return _python_type(name, {"anyOf": [{**node, "type": x} for x in t]})
+    if t == "object" or "properties" in node:
+        if not node.get("properties"):
+            return dict[str, Any]
+        return model_from_json_schema(name, node)
+    if t == "array":
+        item = _python_type(name + "Item", node.get("items", {}))
+        constraints = {k: node[k] for k in ("minItems", "maxItems") if k in node}
+        if constraints:
+            return Annotated[
+                list[item],
+                Field(
+                    min_length=constraints.get("minItems"), max_length=constraints.get("maxItems")
+                ),
+            ]
+        return list[item]
+    if t == "string":
+        kw = {
+            "min_length": node.get("minLength"),
+            "max_length": node.get("maxLength"),
+            "pattern": node.get("pattern"),
+        }
+        if any(v is not None for v in kw.values()):
+            return Annotated[str, StringConstraints(**kw)]
+        return str
+    if t in ("integer", "number"):
+        base = int if t == "integer" else float
+        kw = {
+            "ge": node.get("minimum"),
+            "le": node.get("maximum"),
+            "gt": node.get("exclusiveMinimum"),
+            "lt": node.get("exclusiveMaximum"),
+        }
+        kw = {k: v for k, v in kw.items() if v is not None}
+        return Annotated[base, Field(**kw)] if kw else base
+    if t in _SIMPLE:
+        return _SIMPLE[t]
+    return Any
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit() or keyword.iskeyword(ident) or ident.startswith("_"):
+        ident = "f_" + ident
+    while ident in taken or ident in BaseModel.__dict__ or hasattr(BaseModel, ident):
+        ident += "_"
+    taken.add(ident)
+    return ident
+
+
+def model_from_json_schema(name: str, node: dict[str, Any]) -> type[BaseModel]:
+    required = set(node.get("required", []))
+    fields: dict[str, Any] = {}
+    taken: set[str] = set()
+    for prop, sub in node.get("properties", {}).items():
+        ident = _identifier(prop, taken)
+        ptype = _python_type(ident.title().replace("_", ""), sub)
+        desc = sub.get("description")
+        if prop in required:
+            fields[ident] = (ptype, Field(..., alias=prop, description=desc))
+        else:
+            fields[ident] = (ptype | None, Field(None, alias=prop, description=desc))
+    extra = "forbid" if node.get("additionalProperties") is False else "ignore"
+    config = ConfigDict(populate_by_name=True, extra=extra)
+    return create_model(re.sub(r"\W", "", name) or "Output", __config__=config, **fields)
