@@ -114,11 +114,15 @@ def measure_memory(rows: int) -> MemoryResult:
     return MemoryResult(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _rss_mb() -> float:
+def _rss_mb(key: str = "VmRSS") -> float:
+    """This process's resident memory (VmRSS) or its peak (VmHWM), in MB.
+
+    VmHWM rather than getrusage's ru_maxrss: the latter keeps the parent's size from
+    before `exec`, so a child started by a big parent reports the parent's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
-    return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _memory_child(task_path: Path, rows: int, out: Path) -> None:
@@ -130,7 +134,7 @@ def _memory_child(task_path: Path, rows: int, out: Path) -> None:
 
     before = _rss_mb()
     seconds, _, _ = _run(task_path, out)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _rss_mb("VmHWM")
     result = MemoryResult(
         rows, round(data_mb, 1), round(before, 1), round(peak, 1), round(seconds, 2)
     )

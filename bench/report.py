@@ -115,8 +115,10 @@ def _throughput(t: ThroughputResult) -> list[str]:
         f"(per repetition: {per_rep}). Goal ≥ 3×: {_goal(a_docs / b_docs >= 3)}.",
         "",
         "Output tokens per document and prompt tokens per document are totals over all "
-        "attempts (A retries a cut or invalid answer once); for A most prompt tokens come "
-        "from the prefix cache (the instruction is evaluated once per slot). 'fields right' "
+        "attempts (A retries a cut or invalid answer once); for A about half of them come "
+        "from the prefix cache (the instruction is evaluated once per run and copied to every "
+        "slot). A starts a fresh engine every repetition, as `clinextract run` does; B's "
+        "server stays loaded (it caches nothing). 'fields right' "
         "compares with the generator's truth: it shows that speed was not bought with "
         "answers; this zero-shot base model is weak either way (examples help, see "
         "docs/performance.md).",

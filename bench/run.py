@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress as it goes
     plan = dict(QUICK if args.quick else FULL)
     docs, reps = args.docs or plan["docs"], args.reps or plan["reps"]
     out = args.results or (

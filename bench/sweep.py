@@ -1,8 +1,8 @@
 """Defaults from measurement: A's throughput for a few engine settings on the same task.
 
-One engine per setting (slots and context are fixed when llama.cpp loads the model), one
-warm-up, then one timed pass per repetition; the settings are visited round-robin so that
-a change in the machine's load falls on all of them.
+A fresh engine per setting and repetition (slots and context are fixed when llama.cpp
+loads the model; loading is not timed), as `clinextract run` starts one; the settings are
+visited round-robin so that a change in the machine's load falls on all of them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clinextract.data import RecordsSource
 from clinextract.engines.embedded import EmbeddedEngine
-from clinextract.pipeline import run_task
 from clinextract.settings import Settings
 from clinextract.task import load_task
 
@@ -57,21 +55,11 @@ def sweep(
             overwrite=True,
         )
         task = load_task(task_path, base)
-        warm = RecordsSource([{"id": r.id, "text": r.text} for r in reports[:2]], "text", "id")
         for rep in range(reps):
             for n, point in enumerate(points):
                 cfg = base.model_copy(update={**point.setting, "run_name": f"s{n}r{rep}"})
-                engine = EmbeddedEngine(cfg)
-                try:
-                    run_task(
-                        task,
-                        cfg.model_copy(update={"run_name": "warm"}),
-                        engine=engine,
-                        source=warm,
-                    )
+                with EmbeddedEngine(cfg) as engine:  # fresh, as `clinextract run`
                     sample = run_a(task, cfg, engine, reports, rep)
-                finally:
-                    engine.close()
                 point.docs_per_s.append(sample.docs_per_s)
                 point.tokens_per_s.append(sample.tokens_per_s)
                 point.mean_seconds_per_doc.append(sample.mean_latency)
