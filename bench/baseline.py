@@ -138,6 +138,13 @@ class ExtractinatorPattern:
         result.seconds = time.perf_counter() - started
         return result
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` by the model's tokenizer (llama.cpp's /tokenize)."""
+        import httpx
+
+        reply = httpx.post(f"{self.server.listening_address}/tokenize", json={"content": text})
+        return len(reply.raise_for_status().json()["tokens"])
+
     def close(self) -> None:
         self.server = None
 

@@ -93,8 +93,8 @@ def _throughput(t: ThroughputResult) -> list[str]:
         "## Throughput: A (clinextract defaults) vs B (llm_extractinator's calling pattern)",
         "",
         f"Task: {t.docs} synthetic Dutch radiology reports (`bench/dataset.py`, median "
-        f"{t.median('B', 'prompt_tokens') / t.docs:.0f} prompt tokens per document for B, "
-        "the report ≈ 290 of them), a 5-field schema (2 enums, 2 booleans, a nullable "
+        f"{t.report_tokens:.0f} tokens per report, {t.median('B', 'prompt_tokens') / t.docs:.0f} "
+        "prompt tokens per document for B), a 5-field schema (2 enums, 2 booleans, a nullable "
         "integer), the bundled Gemma 3 270M Q4_K_M, zero-shot. "
         f"{t.reps} repetitions, A and B alternating (A,B then B,A ...); model load not "
         f"counted (A {t.load_seconds['A']} s, B {t.load_seconds['B']} s).",

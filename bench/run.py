@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"throughput: {docs} reports, {reps} repetitions, A and B alternating")
         res.throughput = throughput.measure(reports, reps)
         if args.llguidance_b:
-            res.llguidance_b = throughput.llguidance_probe(reports)
+            res.llguidance_b = throughput.llguidance_probe(reports[:4])
         if not args.quick and not args.no_sweep:
             print("sweep: A with other engine settings")
             res.sweep = sweep.sweep(reports, SWEEP)

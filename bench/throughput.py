@@ -56,6 +56,7 @@ class ThroughputResult:
     b_pattern: dict[str, Any]
     load_seconds: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
+    report_tokens: float = 0.0  # median tokens of one report
 
     def median(self, variant: str, attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in self.samples if s.variant == variant)
@@ -143,6 +144,7 @@ def measure(
         a_engine: dict[str, Any] = {}
         try:
             baseline.run(reports[:2], task.description, task.schema)  # warm-up, not timed
+            report_tokens = statistics.median(baseline.count_tokens(r.text) for r in reports)
             samples: list[Sample] = []
             for rep in range(reps):
                 order = "AB" if rep % 2 == 0 else "BA"
@@ -178,7 +180,14 @@ def measure(
         )
         load_median = {k: statistics.median(v) for k, v in load.items() if v}
         return ThroughputResult(
-            len(reports), reps, samples, a_engine, describe_pattern(), load_median, settings_used
+            len(reports),
+            reps,
+            samples,
+            a_engine,
+            describe_pattern(),
+            load_median,
+            settings_used,
+            report_tokens,
         )
 
 
