@@ -75,3 +75,38 @@ def describe() -> dict[str, Any]:
         "clinextract": __version__,
         "xllamacpp": xllamacpp.__version__,
     }
+
+
+def _busy_ticks() -> tuple[int, int]:
+    """(all CPUs' busy ticks, this process's ticks) from /proc."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    mine = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return user + nice + system + irq + softirq + steal, int(mine[11]) + int(mine[12])
+
+
+class OtherLoad:
+    """How many cores other processes kept busy while the block ran (0 = only us)."""
+
+    def __init__(self) -> None:
+        self.cores = 0.0
+
+    def __enter__(self) -> OtherLoad:
+        import time
+
+        self._t = time.monotonic()
+        try:
+            self._start = _busy_ticks()
+        except (OSError, ValueError, IndexError):
+            self._start = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import time
+
+        if self._start is None:
+            return
+        elapsed = time.monotonic() - self._t
+        total, mine = _busy_ticks()
+        others = (total - self._start[0]) - (mine - self._start[1])
+        self.cores = max(0.0, others / os.sysconf("SC_CLK_TCK") / max(elapsed, 1e-9))

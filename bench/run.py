@@ -39,7 +39,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run B once with xllamacpp's own schema converter (shows the run-away)",
     )
     parser.add_argument("--results", type=Path, help="where to write the Markdown")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="MINUTES",
+        help="before the model runs, wait up to this long for other processes to go quiet",
+    )
     return parser.parse_args(argv)
+
+
+def wait_quiet(minutes: float, threshold: float = 0.3, window: float = 20.0) -> None:
+    """Wait until other processes use less than `threshold` cores over `window` seconds."""
+    deadline = time.monotonic() + 60 * minutes
+    while True:
+        with machine.OtherLoad() as others:
+            time.sleep(window)
+        print(f"  other processes: {others.cores:.1f} cores busy")
+        if others.cores < threshold or time.monotonic() > deadline:
+            return
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  peak RSS {m.peak_rss_mb} MB (before the run {m.rss_before_mb} MB)")
 
     if not args.no_throughput:
+        if args.wait_quiet:
+            wait_quiet(args.wait_quiet)
         reports = make_reports(docs)
         print(f"throughput: {docs} reports, {reps} repetitions, A and B alternating")
         res.throughput = throughput.measure(reports, reps)

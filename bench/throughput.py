@@ -23,6 +23,7 @@ from clinextract.task import Task, load_task
 
 from .baseline import ExtractinatorPattern, describe_pattern
 from .dataset import Report, accuracy, write_task
+from .machine import OtherLoad
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Sample:
     cut_at_limit: int
     accuracy: float
     mean_latency: float  # seconds from a document's request to its answer, averaged
+    other_cores: float = 0.0  # cores other processes kept busy meanwhile
 
     @property
     def docs_per_s(self) -> float:
@@ -156,14 +158,18 @@ def measure(
                             load["A"].append(round(engine.load_seconds, 2))
                             a_engine = engine.describe()
                             settings = base.model_copy(update={"run_name": f"a{rep}"})
-                            sample = run_a(task, settings, engine, reports, rep)
+                            with OtherLoad() as others:
+                                sample = run_a(task, settings, engine, reports, rep)
                     else:
-                        sample = run_b(baseline, task, reports, rep)
+                        with OtherLoad() as others:
+                            sample = run_b(baseline, task, reports, rep)
+                    sample.other_cores = others.cores
                     samples.append(sample)
                     log(
                         f"  rep {rep + 1}/{reps} {variant}: {sample.docs_per_s:.2f} docs/s, "
                         f"{sample.tokens_per_s:.1f} tok/s, {sample.valid}/{sample.docs} valid, "
-                        f"accuracy {sample.accuracy:.0%}"
+                        f"accuracy {sample.accuracy:.0%}; other processes used "
+                        f"{sample.other_cores:.1f} cores"
                     )
         finally:
             baseline.close()
