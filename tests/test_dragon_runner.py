@@ -225,3 +225,22 @@ def test_logprob_hook_asks_the_engine_and_keeps_them_in_the_record(tmp_path, set
         if wanted:
             token, logprob, top = records[0]["logprobs"][0]
             assert isinstance(token, str) and isinstance(top, dict)
+
+
+def test_balanced_pool_alternates_answers_and_keeps_the_most_similar():
+    from clinextract.dragon.inputs import BudgetPool, TokenCounter
+    from clinextract.examples import Example
+
+    texts = ["lesion lesion lesion a", "lesion lesion b", "lesion c", "lesion d", "other e",
+             "other f"]
+    answers = ['{"answer":true}'] * 4 + ['{"answer":false}'] * 2
+    examples = [Example(t, a) for t, a in zip(texts, answers, strict=True)]
+    plain = BudgetPool(examples, TokenCounter(), budget=10_000)
+    balanced = BudgetPool(examples, TokenCounter(), budget=10_000, balance=True)
+    assert [e.output for e in plain.select("lesion", 2)] == ['{"answer":true}'] * 2
+    chosen = balanced.select("lesion", 2)
+    assert sorted(e.output for e in chosen) == ['{"answer":false}', '{"answer":true}']
+    assert chosen[-1].input == "lesion lesion lesion a"  # the most similar sits last
+    assert balanced.hash != plain.hash  # a different selection is a different config
+    tight = BudgetPool(examples, TokenCounter(), budget=30)
+    assert len(tight.select("lesion", 3)) < 3 and tight.given < tight.asked

@@ -124,13 +124,21 @@ def _cut_words(parts: list[str], budget: int, side: str, count: TokenCounter) ->
 
 class BudgetPool(ExamplePool):
     """BM25 few-shot selection that keeps the prompt within the context: the most similar
-    examples that fit beside the report, at most k. Counts what it gave."""
+    examples that fit beside the report, at most k. Counts what it gave.
 
-    def __init__(self, examples: list[Example], count: TokenCounter, budget: int):
+    `balance`: take the most similar examples of each answer in turn (true, false, true,
+    …), so the mix of labels shown does not vary from report to report; a small model
+    otherwise tends to repeat the majority label of its examples, which ranks cases by
+    their neighbours' labels instead of by the report."""
+
+    def __init__(
+        self, examples: list[Example], count: TokenCounter, budget: int, balance: bool = False
+    ):
         super().__init__(examples)
         self.count = count
         self.budget = budget
-        self.hash = stable_hash([self.hash, budget])
+        self.balance = balance
+        self.hash = stable_hash([self.hash, budget, *(["balanced"] if balance else [])])
         self._cost: dict[int, int] = {}
         self.asked = 0
         self.given = 0
@@ -146,10 +154,12 @@ class BudgetPool(ExamplePool):
     def select(self, query: str, k: int) -> list[Example]:
         if k <= 0:
             return []
-        candidates = super().select(query, min(len(self.examples), 2 * k))  # best last
+        wanted = (4 if self.balance else 2) * k
+        ranked = self._ranked(query, wanted)
+        order = _interleave(ranked) if self.balance else ranked
         room = self.budget - self.count(query) - PER_MESSAGE_TOKENS
         chosen: list[Example] = []
-        for example in reversed(candidates):
+        for example in order:
             if len(chosen) == k:
                 break
             cost = self.cost(example)
@@ -158,7 +168,28 @@ class BudgetPool(ExamplePool):
                 room -= cost
         self.asked += k
         self.given += len(chosen)
-        return chosen[::-1]
+        rank = {id(e): i for i, e in enumerate(ranked)}
+        return sorted(chosen, key=lambda e: -rank[id(e)])  # least similar first
+
+    def _ranked(self, query: str, n: int) -> list[Example]:
+        """The n most similar, best first. (Asked for the whole pool, ExamplePool returns
+        it in file order, so the whole pool is ranked as all but one plus the last.)"""
+        if n < len(self.examples):
+            return super().select(query, n)[::-1]
+        best = super().select(query, len(self.examples) - 1)[::-1]
+        seen = {id(e) for e in best}
+        return best + [e for e in self.examples if id(e) not in seen]
+
+
+def _interleave(ranked: list[Example]) -> list[Example]:
+    """Round-robin over the answers, each answer's examples best first."""
+    groups: dict[str, list[Example]] = {}
+    for example in ranked:
+        groups.setdefault(example.output, []).append(example)
+    out = []
+    for i in range(max((len(g) for g in groups.values()), default=0)):
+        out += [g[i] for g in groups.values() if i < len(g)]
+    return out
 
 
 def room_for_input(

@@ -93,7 +93,8 @@ def run_job(
         # an example may take its share of the room, and never more than a third of it
         cap = min(total_room // 3, max(256, total_room // (settings.num_examples + 1)))
         examples = examples_for(job, adapter, instruction, cap, count)
-        pool = BudgetPool(examples, count, total_room) if examples else None
+        balance = job.label_name == "single_label_binary_classification_target"
+        pool = BudgetPool(examples, count, total_room, balance) if examples else None
 
     job_dir = Path(output) / job.name
     run_dir = job_dir / RUN_DIR
