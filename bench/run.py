@@ -22,7 +22,7 @@ from bench import machine, overhead, report, sweep, throughput  # noqa: E402
 from bench.dataset import make_reports  # noqa: E402
 
 FULL = {"docs": 48, "reps": 3, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
-QUICK = {"docs": 12, "reps": 2, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
+QUICK = {"docs": 8, "reps": 2, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
 SWEEP = [{"parallel": 4}, {"parallel": 8}, {"parallel": 16}]
 
 
