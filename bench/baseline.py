@@ -146,7 +146,13 @@ class ExtractinatorPattern:
         return len(reply.raise_for_status().json()["tokens"])
 
     def close(self) -> None:
-        self.server = None
+        self.server = None  # the model is freed when the server object goes
+
+    def __enter__(self) -> ExtractinatorPattern:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def describe_pattern() -> dict[str, Any]:

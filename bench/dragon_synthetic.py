@@ -113,8 +113,11 @@ def no_model_tree(pred_root: Path, input_dir: Path) -> Path:
         job = load_job(input_dir / pred.parent.name)
         adapter = make_adapter(job, instruction_for(job.task_name, job.label_name))
         uids = {p["uid"] for p in json.loads(pred.read_text())}
-        rows = [{"uid": c["uid"], job.prediction_key: adapter.predict(None, c)}
-                for c in job.test if c["uid"] in uids]
+        rows = [
+            {"uid": c["uid"], job.prediction_key: adapter.predict(None, c)}
+            for c in job.test
+            if c["uid"] in uids
+        ]
         target = out / pred.parent.name / "nlp-predictions-dataset.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(rows))
@@ -143,8 +146,11 @@ def alignment_ceiling(input_dir: Path) -> list[str]:
             preds = []
             for case in job.validation:
                 record = {"status": "success", "fields": adapter.answer(case)}
-                preds.append(adapter.predict(record, case) if variant == "all"
-                             else adapter.variants(record, case)[variant])
+                preds.append(
+                    adapter.predict(record, case)
+                    if variant == "all"
+                    else adapter.variants(record, case)[variant]
+                )
             if adapter.multi:
                 scores.append(multi_label_f1(pd.Series(gold), pd.Series(preds)))
             else:
@@ -257,6 +263,7 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
         ("main", "model_only", "label rates + model vs model alone", ("Task104",)),
         ("main", "first_match", "alignment vs first-match", ("Task108", "Task109")),
     ):
+
         def pick(r: dict, name: str, key: str) -> dict:
             tree = r["main"] if name == "main" else (r.get(name) or {})
             return tree.get("aggregates" if key == "overall" else "case", {}).get(key, {})
@@ -268,8 +275,9 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
                 a, b = pick(r, with_, t).get(field), pick(r, without, t).get(field)
                 if a is None and with_ == "model_only":  # single-label: no prior to remove
                     a = pick(r, "main", t).get(field)
-                cells.append("–" if a is None or b is None else f"{fmt(a)} vs {fmt(b)} "
-                             f"({a - b:+.3f})")
+                cells.append(
+                    "–" if a is None or b is None else f"{fmt(a)} vs {fmt(b)} ({a - b:+.3f})"
+                )
             kind = "mean of tasks" if t == "overall" else task_kind(t)
             lines.append(f"| {t} | {kind} | {label} | " + " | ".join(cells) + " |")
     lines += [""]
@@ -307,8 +315,12 @@ def main() -> None:
     global OUT, REPORT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=SHARED / "input")
-    parser.add_argument("--k", type=lambda s: [int(x) for x in s.split(",")], default=[0, 5, 10],
-                        help="few-shot settings, e.g. 0,5,10")
+    parser.add_argument(
+        "--k",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[0, 5, 10],
+        help="few-shot settings, e.g. 0,5,10",
+    )
     parser.add_argument("--tasks", type=lambda s: s.split(","), default=())
     parser.add_argument("--limit", type=int, default=None, help="first N test cases per job")
     parser.add_argument("--parallel", type=int, default=4)

@@ -133,7 +133,10 @@ def _throughput(t: ThroughputResult) -> list[str]:
         "attempts (A retries a cut or invalid answer once); for A about half of them come "
         "from the prefix cache (the instruction is evaluated once per run and copied to every "
         "slot). A starts a fresh engine every repetition, as `clinextract run` does; B's "
-        "server stays loaded (it caches nothing). 'fields right' "
+        "server is loaded and warmed up on two reports before each of its runs, as a running "
+        "Ollama would be (it caches nothing between requests). Only one model is in memory "
+        "at a time: an idle second server in the process slowed the other by ~8%. "
+        "'fields right' "
         "compares with the generator's truth: it shows that speed was not bought with "
         "answers; this zero-shot base model is weak either way (examples help, see "
         "docs/performance.md).",

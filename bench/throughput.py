@@ -141,38 +141,40 @@ def measure(
             **(overrides or {}),
         )
         task = load_task(task_path, base)
-        baseline = ExtractinatorPattern(bundled_model()[0], threads=base.threads)
-        load: dict[str, list[float]] = {"A": [], "B": [round(baseline.load_seconds, 2)]}
+        with ExtractinatorPattern(bundled_model()[0], threads=base.threads) as probe:
+            report_tokens = statistics.median(probe.count_tokens(r.text) for r in reports)
+        load: dict[str, list[float]] = {"A": [], "B": []}
         a_engine: dict[str, Any] = {}
-        try:
-            baseline.run(reports[:2], task.description, task.schema)  # warm-up, not timed
-            report_tokens = statistics.median(baseline.count_tokens(r.text) for r in reports)
-            samples: list[Sample] = []
-            for rep in range(reps):
-                order = "AB" if rep % 2 == 0 else "BA"
-                for variant in order:
-                    if variant == "A":
-                        # a fresh engine per repetition, as `clinextract run` starts one;
-                        # loading the model is not timed (nor is B's)
-                        with EmbeddedEngine(base) as engine:
-                            load["A"].append(round(engine.load_seconds, 2))
-                            a_engine = engine.describe()
-                            settings = base.model_copy(update={"run_name": f"a{rep}"})
-                            with OtherLoad() as others:
-                                sample = run_a(task, settings, engine, reports, rep)
-                    else:
+        samples: list[Sample] = []
+        # Only one model is loaded at a time: an idle second llama.cpp server in the same
+        # process measurably slowed the other (A 0.77 -> 0.70 docs/s with B's server idle).
+        for rep in range(reps):
+            order = "AB" if rep % 2 == 0 else "BA"
+            for variant in order:
+                if variant == "A":
+                    # a fresh engine per repetition, as `clinextract run` starts one;
+                    # loading the model is not timed (nor is B's)
+                    with EmbeddedEngine(base) as engine:
+                        load["A"].append(round(engine.load_seconds, 2))
+                        a_engine = engine.describe()
+                        settings = base.model_copy(update={"run_name": f"a{rep}"})
+                        with OtherLoad() as others:
+                            sample = run_a(task, settings, engine, reports, rep)
+                else:
+                    # B's server as Ollama keeps it: loaded and warmed up before the run
+                    with ExtractinatorPattern(bundled_model()[0], threads=base.threads) as baseline:
+                        load["B"].append(round(baseline.load_seconds, 2))
+                        baseline.run(reports[:2], task.description, task.schema)  # not timed
                         with OtherLoad() as others:
                             sample = run_b(baseline, task, reports, rep)
-                    sample.other_cores = others.cores
-                    samples.append(sample)
-                    log(
-                        f"  rep {rep + 1}/{reps} {variant}: {sample.docs_per_s:.2f} docs/s, "
-                        f"{sample.tokens_per_s:.1f} tok/s, {sample.valid}/{sample.docs} valid, "
-                        f"accuracy {sample.accuracy:.0%}; other processes used "
-                        f"{sample.other_cores:.1f} cores"
-                    )
-        finally:
-            baseline.close()
+                sample.other_cores = others.cores
+                samples.append(sample)
+                log(
+                    f"  rep {rep + 1}/{reps} {variant}: {sample.docs_per_s:.2f} docs/s, "
+                    f"{sample.tokens_per_s:.1f} tok/s, {sample.valid}/{sample.docs} valid, "
+                    f"accuracy {sample.accuracy:.0%}; other processes used "
+                    f"{sample.other_cores:.1f} cores"
+                )
         settings_used = base.model_dump(
             mode="json",
             include={
@@ -203,13 +205,10 @@ def llguidance_probe(reports: list[Report]) -> dict[str, Any]:
 
     from .dataset import DESCRIPTION, SCHEMA
 
-    baseline = ExtractinatorPattern(bundled_model()[0], threads=Settings().threads)
-    try:
+    with ExtractinatorPattern(bundled_model()[0], threads=Settings().threads) as baseline:
         result = baseline.run(
             reports, DESCRIPTION, OutputSchema.from_json_schema(SCHEMA), "llguidance"
         )
-    finally:
-        baseline.close()
     return {
         "docs": result.docs,
         "docs_per_s": result.docs_per_s,
