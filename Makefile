@@ -20,8 +20,11 @@ demo: $(STAMP)
 		--output-dir output --run-name demo --show 3
 	$(BIN)/python examples/score_demo.py output/demo/Task001_dutch_radiology-run0/nlp-predictions-dataset.json
 
+LINTED := src tests bench examples scripts
+
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -37,11 +40,12 @@ studio: $(STAMP)
 	$(BIN)/clinextract studio
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 clean:
 	rm -rf $(VENV) output .pytest_cache

@@ -35,8 +35,11 @@ def main(path: str) -> None:
         for g in gold:
             want, got = gold_value(field, g[field]), predictions[g["uid"]].get(field)
             if field == "bevindingen":  # any overlap of terms, case-insensitive
-                hits += bool({w.lower() for w in want} & {x.lower() for x in got or []}) \
-                    if want else got == []
+                hits += (
+                    bool({w.lower() for w in want} & {x.lower() for x in got or []})
+                    if want
+                    else got == []
+                )
             elif field == "grootste_nodus_mm" and want is not None and got is not None:
                 hits += abs(want - got) < 0.51
             else:

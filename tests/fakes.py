@@ -17,8 +17,9 @@ from clinextract.engines.base import Completion, Engine, Request
 class FakeEngine(Engine):
     name = "fake"
 
-    def __init__(self, answer: Callable[[Request], Completion], capacity: int = 4,
-                 threaded: bool = True):
+    def __init__(
+        self, answer: Callable[[Request], Completion], capacity: int = 4, threaded: bool = True
+    ):
         self.answer = answer
         self.capacity = capacity
         self.requests: list[Request] = []

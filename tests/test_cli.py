@@ -7,8 +7,12 @@ import subprocess
 
 import pytest
 
-SPEC = {"Description": "d", "Data_Path": "r.csv", "Input_Field": "text",
-        "Parser_Format": {"a": {"type": "str"}}}
+SPEC = {
+    "Description": "d",
+    "Data_Path": "r.csv",
+    "Input_Field": "text",
+    "Parser_Format": {"a": {"type": "str"}},
+}
 
 
 def run(args, cwd, env, prog="clinextract"):
@@ -32,12 +36,15 @@ def one_error_line(proc):
     return lines[0]
 
 
-@pytest.mark.parametrize("task_json, data, message", [
-    ("{broken", None, "Task001_ok.json: invalid JSON"),
-    (json.dumps({**SPEC, "Data_Path": "missing.csv"}), None, "data file not found"),
-    (json.dumps({**SPEC, "Input_Field": "body"}), None, "no column 'body'"),
-    (None, "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "task_json, data, message",
+    [
+        ("{broken", None, "Task001_ok.json: invalid JSON"),
+        (json.dumps({**SPEC, "Data_Path": "missing.csv"}), None, "data file not found"),
+        (json.dumps({**SPEC, "Input_Field": "body"}), None, "no column 'body'"),
+        (None, "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
 def test_config_errors_exit_2_with_one_line(workdir, cli_env, task_json, data, message):
     if task_json is not None:
         (workdir / "tasks" / "Task001_ok.json").write_text(task_json)
@@ -58,9 +65,26 @@ def test_unknown_flag_and_missing_task_are_usage_errors(workdir, cli_env):
 
 def test_extractinator_spellings_and_alias_reach_the_same_settings(workdir, cli_env):
     # a missing model file is reported after the options parsed: proof they were accepted
-    args = ["--task_id", "1", "--model_name", "nope.gguf", "--num_predict", "64",
-            "--num_examples", "0", "--run_name", "x", "--n_runs", "1", "--task_dir", "tasks",
-            "--data_dir", "data", "--output_dir", "out"]
+    args = [
+        "--task_id",
+        "1",
+        "--model_name",
+        "nope.gguf",
+        "--num_predict",
+        "64",
+        "--num_examples",
+        "0",
+        "--run_name",
+        "x",
+        "--n_runs",
+        "1",
+        "--task_dir",
+        "tasks",
+        "--data_dir",
+        "data",
+        "--output_dir",
+        "out",
+    ]
     for prog in ("clinextract", "extractinate"):
         proc = run(args, workdir, cli_env, prog=prog)
         assert proc.returncode == 2
@@ -68,8 +92,9 @@ def test_extractinator_spellings_and_alias_reach_the_same_settings(workdir, cli_
 
 
 def test_help_lists_the_settings(cli_env, tmp_path):
-    proc = subprocess.run(["clinextract", "run", "--help"], env=cli_env, capture_output=True,
-                          text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        ["clinextract", "run", "--help"], env=cli_env, capture_output=True, text=True, cwd=tmp_path
+    )
     assert proc.returncode == 0
     for flag in ("--parallel", "--max-tokens", "--num-examples", "--engine", "--overwrite"):
         assert flag in proc.stdout

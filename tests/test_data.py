@@ -17,17 +17,23 @@ def write_csv(path, text):
 
 
 def test_csv_keeps_strings_names_and_dates(tmp_path):
-    path = write_csv(tmp_path / "d.csv",
-                     "uid,Onderzoek datum,patient-nr,verslag\n"
-                     '007,03-02-2024,0012,"CT, thorax"\n'
-                     "010,2024-02-30,12.50,\n")
+    path = write_csv(
+        tmp_path / "d.csv",
+        "uid,Onderzoek datum,patient-nr,verslag\n"
+        '007,03-02-2024,0012,"CT, thorax"\n'
+        "010,2024-02-30,12.50,\n",
+    )
     src = DataSource(path, "verslag")
     rows = list(src)
     assert src.columns == ["uid", "Onderzoek datum", "patient-nr", "verslag"]
     assert src.id_field == "uid"
     assert [r.id for r in rows] == ["007", "010"]
-    assert rows[0].columns == {"uid": "007", "Onderzoek datum": "03-02-2024",
-                               "patient-nr": "0012", "verslag": "CT, thorax"}
+    assert rows[0].columns == {
+        "uid": "007",
+        "Onderzoek datum": "03-02-2024",
+        "patient-nr": "0012",
+        "verslag": "CT, thorax",
+    }
     assert rows[1].columns["patient-nr"] == "12.50"
     assert rows[1].text == ""  # empty cell → no text (a per-row failure later)
     assert len(src) == 2
@@ -40,17 +46,23 @@ def test_csv_with_byte_order_mark(tmp_path):
 
 
 def test_json_jsonl_and_parquet_keep_values(tmp_path):
-    records = [{"id": "007", "text": "a", "n": 1.5, "flag": True},
-               {"id": "008", "text": None, "n": None, "flag": False}]
+    records = [
+        {"id": "007", "text": "a", "n": 1.5, "flag": True},
+        {"id": "008", "text": None, "n": None, "flag": False},
+    ]
     (tmp_path / "d.json").write_text(json.dumps(records))
     (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     for name in ("d.json", "d.jsonl"):
         rows = list(DataSource(tmp_path / name, "text"))
         assert [r.columns for r in rows] == records
         assert [r.text for r in rows] == ["a", ""]
-    pd.DataFrame({"id": ["007", "008"], "text": ["a", "b"],
-                  "datum": pd.to_datetime(["2024-01-02", "2024-03-04"]).date}).to_parquet(
-        tmp_path / "d.parquet")
+    pd.DataFrame(
+        {
+            "id": ["007", "008"],
+            "text": ["a", "b"],
+            "datum": pd.to_datetime(["2024-01-02", "2024-03-04"]).date,
+        }
+    ).to_parquet(tmp_path / "d.parquet")
     rows = list(DataSource(tmp_path / "d.parquet", "text"))
     assert [r.id for r in rows] == ["007", "008"]
     assert str(rows[0].columns["datum"]) == "2024-01-02"
@@ -70,16 +82,19 @@ def test_id_field_choice(tmp_path):
         DataSource(path, "text", "nope")
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.csv", None, "not found"),
-    ("d.xlsx", b"x", "unsupported data format"),
-    ("d.csv", b"id,body\n1,a\n", "no column 'text'"),
-    ("d.csv", "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
-    ("d.json", b'{"text": "a"}', "JSON list"),
-    ("d.json", b'[{"text": "a"},', "invalid JSON"),
-    ("d.jsonl", b'{"text": "a"}\nnot json\n', "line 2"),
-    ("d.csv", b"id,text\n1,a,extra\n", "line 2 has 3 cells"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.csv", None, "not found"),
+        ("d.xlsx", b"x", "unsupported data format"),
+        ("d.csv", b"id,body\n1,a\n", "no column 'text'"),
+        ("d.csv", "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
+        ("d.json", b'{"text": "a"}', "JSON list"),
+        ("d.json", b'[{"text": "a"},', "invalid JSON"),
+        ("d.jsonl", b'{"text": "a"}\nnot json\n', "line 2"),
+        ("d.csv", b"id,text\n1,a,extra\n", "line 2 has 3 cells"),
+    ],
+)
 def test_bad_inputs_are_one_line_config_errors(tmp_path, name, content, message):
     path = tmp_path / name
     if content is not None:

@@ -61,12 +61,22 @@ def write_predictions(rng: random.Random, gt_dir: Path, pred_dir: Path, folds=(0
     for gt in sorted(gt_dir.glob("*.json")):
         rows = json.loads(gt.read_text())
         label = next(k for k in rows[0] if k.endswith("_target"))
-        pool = (_tags_pool(rows, label) if "named" in label else
-                sorted({v for r in rows for v in (r[label] if isinstance(r[label], list)
-                                                  else [r[label]])}, key=str))
+        pool = (
+            _tags_pool(rows, label)
+            if "named" in label
+            else sorted(
+                {v for r in rows for v in (r[label] if isinstance(r[label], list) else [r[label]])},
+                key=str,
+            )
+        )
         for fold in folds:
-            preds = [{"uid": r["uid"], label.replace("_target", ""):
-                      random_prediction(rng, label, r[label], pool)} for r in rows]
+            preds = [
+                {
+                    "uid": r["uid"],
+                    label.replace("_target", ""): random_prediction(rng, label, r[label], pool),
+                }
+                for r in rows
+            ]
             rng.shuffle(preds)
             out = pred_dir / f"{gt.stem}-fold{fold}" / "nlp-predictions-dataset.json"
             out.parent.mkdir(parents=True)
@@ -101,22 +111,31 @@ def made_up_ground_truth(rng: random.Random, gt_dir: Path) -> None:
         return [{"uid": f"case{i}", "text": "x", label: make(i)} for i in range(n)]
 
     specs = {
-        "Task015_colon_pathology_clf": rows("multi_label_binary_classification_target",
-                                            lambda i: [rng.random() < 0.4 for _ in range(7)]),
+        "Task015_colon_pathology_clf": rows(
+            "multi_label_binary_classification_target",
+            lambda i: [rng.random() < 0.4 for _ in range(7)],
+        ),
         "Task017_pdac_attributes_clf": rows(
             "multi_label_multi_class_classification_target",
-            lambda i: [rng.choice(["hypo", "iso", "nm"]), rng.choice(["head", "tail", "nm"])]),
-        "Task010_prostate_radiology_clf": rows("single_label_multi_class_classification_target",
-                                               lambda i: rng.choice(["0", "1", "2", "3"])),
-        "Task020_psa_reg": rows("single_label_regression_target",
-                                lambda i: round(rng.uniform(0, 30), 1)),
-        "Task021_psad_reg": rows("single_label_regression_target",
-                                 lambda i: round(rng.uniform(0, 1), 2)),
+            lambda i: [rng.choice(["hypo", "iso", "nm"]), rng.choice(["head", "tail", "nm"])],
+        ),
+        "Task010_prostate_radiology_clf": rows(
+            "single_label_multi_class_classification_target",
+            lambda i: rng.choice(["0", "1", "2", "3"]),
+        ),
+        "Task020_psa_reg": rows(
+            "single_label_regression_target", lambda i: round(rng.uniform(0, 30), 1)
+        ),
+        "Task021_psad_reg": rows(
+            "single_label_regression_target", lambda i: round(rng.uniform(0, 1), 2)
+        ),
         "Task024_recist_lesion_size_reg": rows(
             "multi_label_regression_target",
-            lambda i: [rng.choice([None, rng.uniform(3, 80)]) for _ in range(5)]),
-        "Task002_nodule_clf": rows("single_label_binary_classification_target",
-                                   lambda i: rng.random() < 0.3),
+            lambda i: [rng.choice([None, rng.uniform(3, 80)]) for _ in range(5)],
+        ),
+        "Task002_nodule_clf": rows(
+            "single_label_binary_classification_target", lambda i: rng.random() < 0.3
+        ),
     }
     for name, data in specs.items():
         (gt_dir / f"{name}.json").write_text(json.dumps(data))
@@ -145,12 +164,15 @@ def _one_task(tmp_path: Path, edit) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("edit", [
-    lambda p: p[1:],  # a missing uid
-    lambda p: [*p, {"uid": "Task101_nope", "single_label_binary_classification": 0.1}],
-    lambda p: [{"uid": x["uid"], "single_label_binary_classification_target": 1} for x in p],
-    lambda p: [{"uid": x["uid"], "wrong_key": 1} for x in p],
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p: p[1:],  # a missing uid
+        lambda p: [*p, {"uid": "Task101_nope", "single_label_binary_classification": 0.1}],
+        lambda p: [{"uid": x["uid"], "single_label_binary_classification_target": 1} for x in p],
+        lambda p: [{"uid": x["uid"], "wrong_key": 1} for x in p],
+    ],
+)
 def test_both_scorers_refuse_what_the_official_evaluator_refuses(tmp_path, edit):
     pred = _one_task(tmp_path, edit)
     for scorer in ("builtin", "official"):
@@ -161,13 +183,24 @@ def test_both_scorers_refuse_what_the_official_evaluator_refuses(tmp_path, edit)
 def test_unknown_task_scored_by_label_type_with_builtin(tmp_path):
     gt = tmp_path / "gt"
     gt.mkdir()
-    rows = [{"uid": str(i), "text": "t", "single_label_binary_classification_target": i % 2 == 0}
-            for i in range(10)]
+    rows = [
+        {"uid": str(i), "text": "t", "single_label_binary_classification_target": i % 2 == 0}
+        for i in range(10)
+    ]
     (gt / "Task500_custom.json").write_text(json.dumps(rows))
     pred = tmp_path / "pred" / "Task500_custom-fold0" / "nlp-predictions-dataset.json"
     pred.parent.mkdir(parents=True)
-    pred.write_text(json.dumps([{"uid": str(i), "single_label_binary_classification":
-                                 1.0 if i % 2 == 0 else 0.2 * (i % 3)} for i in range(10)]))
+    pred.write_text(
+        json.dumps(
+            [
+                {
+                    "uid": str(i),
+                    "single_label_binary_classification": 1.0 if i % 2 == 0 else 0.2 * (i % 3),
+                }
+                for i in range(10)
+            ]
+        )
+    )
     metrics = evaluate(tmp_path / "pred", gt)
     assert metrics["scorer"] == "builtin"  # the package does not know the task
     assert metrics["case"]["Task500_custom"]["Task500_custom-fold0"] == 1.0
@@ -177,15 +210,44 @@ def test_cli_evaluate_writes_official_metrics(tmp_path, cli_env):
     write_predictions(random.Random(7), GT, tmp_path / "pred")
     out = tmp_path / "metrics.json"
     done = subprocess.run(
-        [sys.executable, "-m", "clinextract.cli", "dragon", "evaluate", str(tmp_path / "pred"),
-         str(GT), "--tasks", "101,108", "--output", str(out), "--scorer", "builtin"],
-        capture_output=True, text=True, env=cli_env, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "clinextract.cli",
+            "dragon",
+            "evaluate",
+            str(tmp_path / "pred"),
+            str(GT),
+            "--tasks",
+            "101,108",
+            "--output",
+            str(out),
+            "--scorer",
+            "builtin",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "Task108_Example_sl_ner" in done.stdout and "overall" in done.stdout
     metrics = json.loads(out.read_text())
     scope = find_scope(tmp_path / "pred", GT, ["101", "108"])
     assert_same(metrics, evaluate_official(tmp_path / "pred", GT, scope))
     bad = subprocess.run(
-        [sys.executable, "-m", "clinextract.cli", "dragon", "evaluate", str(tmp_path / "nope"),
-         str(GT)], capture_output=True, text=True, env=cli_env, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "clinextract.cli",
+            "dragon",
+            "evaluate",
+            str(tmp_path / "nope"),
+            str(GT),
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "not found" in bad.stderr

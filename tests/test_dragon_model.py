@@ -32,13 +32,25 @@ def test_binary_probabilities_and_ner_tags_from_the_real_model(tmp_path):
     settings = Settings(parallel=2, ctx_per_slot=2048, num_examples=1, output_dir=tmp_path)
     out = tmp_path / "pred"
     with create_engine(settings) as engine:
-        binary = run_job(load_job(SYNTHETIC / "input" / "Task101_Example_sl_bin_clf-fold0"),
-                         settings, engine, out, limit=3)
-        ner = run_job(load_job(SYNTHETIC / "input" / "Task109_Example_ml_ner-fold0"),
-                      settings, engine, out, limit=1)
+        binary = run_job(
+            load_job(SYNTHETIC / "input" / "Task101_Example_sl_bin_clf-fold0"),
+            settings,
+            engine,
+            out,
+            limit=3,
+        )
+        ner = run_job(
+            load_job(SYNTHETIC / "input" / "Task109_Example_ml_ner-fold0"),
+            settings,
+            engine,
+            out,
+            limit=1,
+        )
     assert binary.summary.failures == 0 and binary.examples_given == 3
-    probs = [p["single_label_binary_classification"]
-             for p in json.loads(binary.predictions_path.read_text())]
+    probs = [
+        p["single_label_binary_classification"]
+        for p in json.loads(binary.predictions_path.read_text())
+    ]
     assert all(0.0 < p < 1.0 for p in probs)  # from the answer token's logprobs, not 0/1
     records = (binary.predictions_path.parent / RUN_DIR / "records.jsonl").read_text()
     assert all("logprobs" in json.loads(line) for line in records.splitlines())

@@ -19,8 +19,23 @@ from clinextract.dragon.ner import (
 )
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "dragon" / "synthetic" / "input"
-PARTS = ["Patient", "presents", "with", "lesion", "of", "3.8", "mm.", "II", "Lesion", "of",
-         "3.8", "mm", ".", "lesions", "seen"]
+PARTS = [
+    "Patient",
+    "presents",
+    "with",
+    "lesion",
+    "of",
+    "3.8",
+    "mm.",
+    "II",
+    "Lesion",
+    "of",
+    "3.8",
+    "mm",
+    ".",
+    "lesions",
+    "seen",
+]
 
 
 def test_every_occurrence_is_found_case_and_tokenisation_tolerant():
@@ -48,8 +63,23 @@ def test_loose_matching_only_when_exact_characters_are_absent():
 
 def test_tag_single_bio_every_occurrence_and_longest_first():
     tags = tag_single(PARTS, [("SIZE", "3.8 mm"), ("STRUCTURE", "lesion"), ("X", "lesion of")])
-    assert tags == ["O", "O", "O", "B-X", "I-X", "B-SIZE", "I-SIZE", "O", "B-X", "I-X",
-                    "B-SIZE", "I-SIZE", "O", "O", "O"]
+    assert tags == [
+        "O",
+        "O",
+        "O",
+        "B-X",
+        "I-X",
+        "B-SIZE",
+        "I-SIZE",
+        "O",
+        "B-X",
+        "I-X",
+        "B-SIZE",
+        "I-SIZE",
+        "O",
+        "O",
+        "O",
+    ]
     assert len(tags) == len(PARTS)
 
 
@@ -99,7 +129,11 @@ def test_multi_label_order_is_numeric_so_substring_matching_picks_the_right_tag(
 
 def test_spans_read_bio_like_the_evaluator():
     assert spans(["I-X", "I-X", "O", "B-Y", "I-Y", "B-Y", "I-Z"]) == [
-        ("X", 0, 1), ("Y", 3, 4), ("Y", 5, 5), ("Z", 6, 6)]
+        ("X", 0, 1),
+        ("Y", 3, 4),
+        ("Y", 5, 5),
+        ("Z", 6, 6),
+    ]
     assert split_group("12-locatie naald") == (12, "locatie naald")
     assert split_group("STRUCTURE") == (None, "STRUCTURE")
 
@@ -110,7 +144,11 @@ def test_gold_round_trip():
     multi = [["B-0-l", "B-1-l"], ["I-0-l", "I-1-l"], ["O"], ["B-1-l"]]
     assert entities_from_multi_tags(parts, multi) == [("0-l", "a b"), ("1-l", "a b"), ("1-l", "d")]
     assert tag_multi(parts, entities_from_multi_tags(parts, multi)) == [
-        ["B-0-l", "B-1-l"], ["I-0-l", "I-1-l"], ["O"], ["B-1-l"]]
+        ["B-0-l", "B-1-l"],
+        ["I-0-l", "I-1-l"],
+        ["O"],
+        ["B-1-l"],
+    ]
 
 
 def test_first_only_labels_learned_from_training_tags():

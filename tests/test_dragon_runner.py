@@ -81,8 +81,11 @@ def test_every_synthetic_job_gives_a_file_the_official_evaluator_accepts(tmp_pat
         preds = json.loads(result.predictions_path.read_text())
         assert [p["uid"] for p in preds] == [c["uid"] for c in job.test]  # exact, in order
         assert all(set(p) == {"uid", job.prediction_key} for p in preds)
-        lengths = Counter(len(c[job.label_name]) for c in job.training
-                          if isinstance(c[job.label_name], list) and "named" not in job.label_name)
+        lengths = Counter(
+            len(c[job.label_name])
+            for c in job.training
+            if isinstance(c[job.label_name], list) and "named" not in job.label_name
+        )
         for p, case in zip(preds, job.test, strict=True):
             value = p[job.prediction_key]
             if "named" in job.label_name:
@@ -92,11 +95,13 @@ def test_every_synthetic_job_gives_a_file_the_official_evaluator_accepts(tmp_pat
             if "binary" in job.label_name:
                 assert all(0.0 <= v <= 1.0 for v in (value if isinstance(value, list) else [value]))
     assert all(not r.summary.failures for r in results)  # every fake answer was valid
-    binary = json.loads((out / "Task101_Example_sl_bin_clf-fold0" /
-                         "nlp-predictions-dataset.json").read_text())
+    binary = json.loads(
+        (out / "Task101_Example_sl_bin_clf-fold0" / "nlp-predictions-dataset.json").read_text()
+    )
     assert len({p["single_label_binary_classification"] for p in binary}) > 10  # a ranking
-    dragon_eval.DragonEval(ground_truth_path=GT, predictions_path=out, folds=[0],
-                           output_file=tmp_path / "metrics.json").evaluate()
+    dragon_eval.DragonEval(
+        ground_truth_path=GT, predictions_path=out, folds=[0], output_file=tmp_path / "metrics.json"
+    ).evaluate()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert len(metrics["case"]) == 9
     assert all(not math.isnan(v["mean"]) for v in metrics["aggregates"].values())
@@ -115,8 +120,13 @@ def test_ground_truth_never_reaches_a_prompt(tmp_path, settings):
         job = load_job(folder)
         limit = 12
         roomy = {"num_examples": 3, "ctx_per_slot": 8192}
-        run_job(job, settings.model_copy(update=roomy), engine,
-                tmp_path / f"out-{len(prompts)}", limit=limit)
+        run_job(
+            job,
+            settings.model_copy(update=roomy),
+            engine,
+            tmp_path / f"out-{len(prompts)}",
+            limit=limit,
+        )
         prompts.append(sorted(json.dumps(r.messages) for r in engine.requests))
         test_texts = {c["text"] for c in job.test}
         for request in engine.requests:
@@ -131,17 +141,23 @@ def test_ground_truth_never_reaches_a_prompt(tmp_path, settings):
 def _long_job(tmp_path: Path, side: str, ner: bool = False) -> Path:
     folder = tmp_path / f"Task990_long-fold0-{side}" / "Task990_long-fold0"
     folder.mkdir(parents=True)
-    label = ("named_entity_recognition_target" if ner
-             else "single_label_binary_classification_target")
+    label = (
+        "named_entity_recognition_target" if ner else "single_label_binary_classification_target"
+    )
     words = [f"w{i}" for i in range(3000)]
     value = words if ner else " ".join(words)
-    cfg = {"task_name": "Task990_long", "input_name": "text_parts" if ner else "text",
-           "label_name": label, "recommended_truncation_side": side}
+    cfg = {
+        "task_name": "Task990_long",
+        "input_name": "text_parts" if ner else "text",
+        "label_name": label,
+        "recommended_truncation_side": side,
+    }
     (folder / "nlp-task-configuration.json").write_text(json.dumps(cfg))
     key = "text_parts" if ner else "text"
-    train = [{"uid": "a", key: ["w1", "w2"] if ner else "w1 w2",
-              label: ["B-X", "O"] if ner else True},
-             {"uid": "b", key: ["w3"] if ner else "w3", label: ["O"] if ner else False}]
+    train = [
+        {"uid": "a", key: ["w1", "w2"] if ner else "w1 w2", label: ["B-X", "O"] if ner else True},
+        {"uid": "b", key: ["w3"] if ner else "w3", label: ["O"] if ner else False},
+    ]
     (folder / "nlp-training-dataset.json").write_text(json.dumps(train))
     (folder / "nlp-test-dataset.json").write_text(json.dumps([{"uid": "t", key: value}]))
     return folder
@@ -152,8 +168,9 @@ def _long_job(tmp_path: Path, side: str, ner: bool = False) -> Path:
 def test_long_reports_are_cut_on_the_recommended_side(tmp_path, settings, side, ner):
     engine = FakeEngine(schema_answer, threaded=False)
     job = load_job(_long_job(tmp_path, side, ner))
-    result = run_job(job, settings.model_copy(update={"ctx_per_slot": 1024}), engine,
-                     tmp_path / "out")
+    result = run_job(
+        job, settings.model_copy(update={"ctx_per_slot": 1024}), engine, tmp_path / "out"
+    )
     assert result.truncated == 1
     report = engine.requests[0].messages[-1]["content"]
     kept = re.findall(r"w\d+", report)
@@ -173,8 +190,10 @@ def test_failed_rows_still_get_valid_predictions_and_resume_reuses_records(tmp_p
     first = run_job(job, settings, failing, tmp_path / "out", limit=6)
     preds = json.loads(first.predictions_path.read_text())
     assert first.summary.failures == 6
-    assert all(len(p["multi_label_regression"]) == 5 and None not in p["multi_label_regression"]
-               for p in preds)
+    assert all(
+        len(p["multi_label_regression"]) == 5 and None not in p["multi_label_regression"]
+        for p in preds
+    )
     engine = FakeEngine(schema_answer, threaded=False)
     again = run_job(job, settings, engine, tmp_path / "out", limit=6)
     assert again.summary.reused == 6 and engine.requests == []  # failures are records too
@@ -188,9 +207,25 @@ def test_cli_run_and_options(tmp_path, monkeypatch):
     from clinextract.cli import cli
 
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["dragon", "run", str(INPUT), str(out), "--tasks",
-                                      "103,Task105", "--folds", "0", "--limit", "4",
-                                      "--num-examples", "2", "--parallel", "2"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "dragon",
+            "run",
+            str(INPUT),
+            str(out),
+            "--tasks",
+            "103,Task105",
+            "--folds",
+            "0",
+            "--limit",
+            "4",
+            "--num-examples",
+            "2",
+            "--parallel",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     made = sorted(p.parent.name for p in out.glob("*/nlp-predictions-dataset.json"))
     assert made == ["Task103_Example_mednli-fold0", "Task105_Example_ml_mc_clf-fold0"]
@@ -202,7 +237,9 @@ def test_cli_run_and_options(tmp_path, monkeypatch):
 
 def test_find_jobs_by_name_part_and_fold(tmp_path):
     assert [j.task_name for j in find_jobs(INPUT, ["101", "Example_ml_ner"])] == [
-        "Task101_Example_sl_bin_clf", "Task109_Example_ml_ner"]
+        "Task101_Example_sl_bin_clf",
+        "Task109_Example_ml_ner",
+    ]
     assert len(find_jobs(INPUT / "Task103_Example_mednli-fold0")) == 1
     from clinextract.errors import ConfigError
 
@@ -231,8 +268,14 @@ def test_balanced_pool_alternates_answers_and_keeps_the_most_similar():
     from clinextract.dragon.inputs import BudgetPool, TokenCounter
     from clinextract.examples import Example
 
-    texts = ["lesion lesion lesion a", "lesion lesion b", "lesion c", "lesion d", "other e",
-             "other f"]
+    texts = [
+        "lesion lesion lesion a",
+        "lesion lesion b",
+        "lesion c",
+        "lesion d",
+        "other e",
+        "other f",
+    ]
     answers = ['{"answer":true}'] * 4 + ['{"answer":false}'] * 2
     examples = [Example(t, a) for t, a in zip(texts, answers, strict=True)]
     plain = BudgetPool(examples, TokenCounter(), budget=10_000)

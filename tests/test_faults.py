@@ -90,8 +90,7 @@ def test_server_failing_every_request_stops_with_exit_1_and_no_fake_records(task
 def test_one_row_the_server_cannot_answer_fails_alone(task):
     # the shortest report ("44") goes last; the server errors on it every time
     server = serve(
-        lambda n, body: Reply(status=500) if "\n44" in body["messages"][-1]["content"]
-        else ok(body)
+        lambda n, body: Reply(status=500) if "\n44" in body["messages"][-1]["content"] else ok(body)
     )
     try:
         proc = run_cli(task, *openai(server, "--concurrency", "1", "--max-failures", "2"))

@@ -32,13 +32,21 @@ def example_subset(tmp_path: Path, n: int) -> Path:
     with (data / "radiology_reports.csv").open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows[: n + 1])
     (data / "radiology_examples.json").write_text(
-        (EXAMPLES / "data" / "radiology_examples.json").read_text(encoding="utf-8"))
+        (EXAMPLES / "data" / "radiology_examples.json").read_text(encoding="utf-8")
+    )
     return data
 
 
 def run_cli(args, cwd, env, **kw):
-    return subprocess.run(["clinextract", "run", str(TASK), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600, **kw)
+    return subprocess.run(
+        ["clinextract", "run", str(TASK), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
+    )
 
 
 def input_rows(data: Path) -> list[dict]:
@@ -51,14 +59,33 @@ def predictions(tmp_path: Path, run_name: str = "run") -> list[dict]:
     return json.loads((path / "nlp-predictions-dataset.json").read_text(encoding="utf-8"))
 
 
-FIELDS = ("onderzoek", "nodus_aanwezig", "grootste_nodus_mm", "follow_up_geadviseerd",
-          "bevindingen")
+FIELDS = (
+    "onderzoek",
+    "nodus_aanwezig",
+    "grootste_nodus_mm",
+    "follow_up_geadviseerd",
+    "bevindingen",
+)
 
 
 def test_example_end_to_end_with_few_shot(tmp_path, cli_env):
     data = example_subset(tmp_path, 8)
-    proc = run_cli(["--data-dir", data, "--example-dir", data, "--output-dir", "out",
-                    "--num-examples", "2", "--parallel", "4"], tmp_path, cli_env)
+    proc = run_cli(
+        [
+            "--data-dir",
+            data,
+            "--example-dir",
+            data,
+            "--output-dir",
+            "out",
+            "--num-examples",
+            "2",
+            "--parallel",
+            "4",
+        ],
+        tmp_path,
+        cli_env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "8 rows" in proc.stdout and "docs/s" in proc.stdout
     out, rows = predictions(tmp_path), input_rows(data)
@@ -73,26 +100,56 @@ def test_example_end_to_end_with_few_shot(tmp_path, cli_env):
         else:
             assert rec["error"] and all(rec[f] is None for f in FIELDS)
     assert sum(r["status"] == "success" for r in out) >= 6  # few-shot keeps it on track
-    manifest = json.loads((tmp_path / "out/run/Task001_dutch_radiology-run0/manifest.json")
-                          .read_text())
+    manifest = json.loads(
+        (tmp_path / "out/run/Task001_dutch_radiology-run0/manifest.json").read_text()
+    )
     assert manifest["status"] == "complete"
     assert manifest["engine"]["model"] == "gemma-3-270m-q4_k_m.gguf"
     assert len(manifest["engine"]["model_sha256"]) == 64
     # the same command again recomputes nothing
-    again = run_cli(["--data-dir", data, "--example-dir", data, "--output-dir", "out",
-                     "--num-examples", "2", "--parallel", "4"], tmp_path, cli_env)
+    again = run_cli(
+        [
+            "--data-dir",
+            data,
+            "--example-dir",
+            data,
+            "--output-dir",
+            "out",
+            "--num-examples",
+            "2",
+            "--parallel",
+            "4",
+        ],
+        tmp_path,
+        cli_env,
+    )
     assert again.returncode == 0 and "8 reused" in again.stdout
     assert predictions(tmp_path) == out
 
 
 def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, cli_env):
     data = example_subset(tmp_path, 12)
-    args = ["--data-dir", data, "--example-dir", data, "--output-dir", "out",
-            "--num-examples", "1", "--parallel", "2"]
+    args = [
+        "--data-dir",
+        data,
+        "--example-dir",
+        data,
+        "--output-dir",
+        "out",
+        "--num-examples",
+        "1",
+        "--parallel",
+        "2",
+    ]
     records = tmp_path / "out/run/Task001_dutch_radiology-run0/records.jsonl"
-    proc = subprocess.Popen(["clinextract", "run", str(TASK), *args], cwd=tmp_path,
-                            env=cli_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["clinextract", "run", str(TASK), *args],
+        cwd=tmp_path,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if records.exists() and records.read_text().count("\n") >= 3:
@@ -103,8 +160,9 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, cli_e
     proc.wait()
     before = [json.loads(x) for x in records.read_text().splitlines() if x.endswith("}")]
     assert 3 <= len(before) < 12
-    assert not (tmp_path / "out/run/Task001_dutch_radiology-run0/"
-                "nlp-predictions-dataset.json").exists()
+    assert not (
+        tmp_path / "out/run/Task001_dutch_radiology-run0/nlp-predictions-dataset.json"
+    ).exists()
 
     done = run_cli(args, tmp_path, cli_env)
     assert done.returncode == 0, done.stderr
@@ -118,8 +176,11 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, cli_e
 
 def test_tiny_token_limit_gives_nulls_with_errors(tmp_path, cli_env):
     data = example_subset(tmp_path, 3)
-    proc = run_cli(["--data-dir", data, "--output-dir", "out", "--max-tokens", "3",
-                    "--parallel", "2"], tmp_path, cli_env)
+    proc = run_cli(
+        ["--data-dir", data, "--output-dir", "out", "--max-tokens", "3", "--parallel", "2"],
+        tmp_path,
+        cli_env,
+    )
     assert proc.returncode == 0  # failed extractions are data, not a crash
     out = predictions(tmp_path)
     assert [r["status"] for r in out] == ["failure"] * 3
@@ -132,33 +193,65 @@ def test_tiny_token_limit_gives_nulls_with_errors(tmp_path, cli_env):
 
 NESTED_TASK = {
     "Description": "Beschrijf elke laesie in het verslag.",
-    "Data_Path": "cases.jsonl", "Input_Field": "verslag tekst", "Id_Field": "patiënt-id",
-    "Parser_Format": {"type": "object", "required": ["laesies", "conclusie"], "properties": {
-        "laesies": {"type": "array", "maxItems": 4, "items": {
-            "type": "object", "required": ["orgaan", "grootte_mm"], "properties": {
-                "orgaan": {"type": "string", "maxLength": 40},
-                "grootte_mm": {"type": ["number", "null"], "minimum": 0, "maximum": 500}}}},
-        "conclusie": {"enum": ["benigne", "maligne", "onzeker"]}}},
+    "Data_Path": "cases.jsonl",
+    "Input_Field": "verslag tekst",
+    "Id_Field": "patiënt-id",
+    "Parser_Format": {
+        "type": "object",
+        "required": ["laesies", "conclusie"],
+        "properties": {
+            "laesies": {
+                "type": "array",
+                "maxItems": 4,
+                "items": {
+                    "type": "object",
+                    "required": ["orgaan", "grootte_mm"],
+                    "properties": {
+                        "orgaan": {"type": "string", "maxLength": 40},
+                        "grootte_mm": {"type": ["number", "null"], "minimum": 0, "maximum": 500},
+                    },
+                },
+            },
+            "conclusie": {"enum": ["benigne", "maligne", "onzeker"]},
+        },
+    },
 }
 
 
 def test_unseen_task_nested_schema_awkward_columns_and_string_ids(tmp_path, cli_env):
     (tmp_path / "tasks").mkdir()
     (tmp_path / "tasks" / "Task042_nested.json").write_text(json.dumps(NESTED_TASK))
-    rows = [{"patiënt-id": "007", "verslag tekst": "CT abdomen: levercyste 12 mm, benigne.",
-             "datum": "2024-02-30"},
-            {"patiënt-id": "0008", "verslag tekst": "", "datum": None},
-            {"patiënt-id": "010", "verslag tekst": "MRI: nierlaesie 3,5 cm, verdacht.",
-             "datum": "03-02-2024"}]
+    rows = [
+        {
+            "patiënt-id": "007",
+            "verslag tekst": "CT abdomen: levercyste 12 mm, benigne.",
+            "datum": "2024-02-30",
+        },
+        {"patiënt-id": "0008", "verslag tekst": "", "datum": None},
+        {
+            "patiënt-id": "010",
+            "verslag tekst": "MRI: nierlaesie 3,5 cm, verdacht.",
+            "datum": "03-02-2024",
+        },
+    ]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "cases.jsonl").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    proc = subprocess.run(["clinextract", "run", "--task-id", "42", "--parallel", "2",
-                           "--max-tokens", "100"], cwd=tmp_path, env=cli_env,
-                          capture_output=True, text=True, timeout=600)
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    proc = subprocess.run(
+        ["clinextract", "run", "--task-id", "42", "--parallel", "2", "--max-tokens", "100"],
+        cwd=tmp_path,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
-    out = json.loads((tmp_path / "output/run/Task042_nested-run0/"
-                      "nlp-predictions-dataset.json").read_text(encoding="utf-8"))
+    out = json.loads(
+        (tmp_path / "output/run/Task042_nested-run0/nlp-predictions-dataset.json").read_text(
+            encoding="utf-8"
+        )
+    )
     assert [{k: r[k] for k in rows[0]} for r in out] == rows
     assert out[1]["status"] == "failure" and out[1]["error"] == "empty input text"
     for rec in (out[0], out[2]):
@@ -183,12 +276,16 @@ texts = ["CT thorax: geen afwijkingen.", "", "MRI knie: meniscusscheur mediaal."
 df = extract(texts, Out, description="Lees het verslag.", parallel=2, max_tokens=60)
 print(json.dumps(df.to_dict(orient="records")))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     records = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert [r["text"] for r in records] == ["CT thorax: geen afwijkingen.", "",
-                                            "MRI knie: meniscusscheur mediaal."]
+    assert [r["text"] for r in records] == [
+        "CT thorax: geen afwijkingen.",
+        "",
+        "MRI knie: meniscusscheur mediaal.",
+    ]
     assert records[1]["status"] == "failure" and records[1]["onderzoek"] is None
     assert {"onderzoek", "afwijkend", "status", "error"} <= set(records[0])
     assert not list(tmp_path.iterdir())  # the temporary run folder is cleaned up

@@ -29,8 +29,9 @@ def answer_length(request):
 
 def source(n=30, **extra):
     texts = [" ".join(["woord"] * (1 + (i * 7) % 11)) + f" {i}" for i in range(n)]
-    return RecordsSource([{"uid": f"{i:03d}", "text": t, **extra} for i, t in enumerate(texts)],
-                         "text")
+    return RecordsSource(
+        [{"uid": f"{i:03d}", "text": t, **extra} for i, t in enumerate(texts)], "text"
+    )
 
 
 def settings(tmp_path, **kw):
@@ -43,8 +44,7 @@ def predictions(summary):
 
 def test_one_record_per_row_in_input_order(tmp_path):
     src = source()
-    [summary] = run_task(TASK, settings(tmp_path), source=src,
-                         engine=FakeEngine(answer_length))
+    [summary] = run_task(TASK, settings(tmp_path), source=src, engine=FakeEngine(answer_length))
     out = predictions(summary)
     assert [r["uid"] for r in out] == [f"{i:03d}" for i in range(30)]
     for row, rec in zip(src, out, strict=True):
@@ -95,8 +95,12 @@ def test_crash_then_resume_loses_and_repeats_nothing(tmp_path):
         return answer_length(request)
 
     with pytest.raises(EngineError):
-        run_task(TASK, settings(tmp_path), source=source(),
-                 engine=FakeEngine(dies_after_ten, threaded=False))
+        run_task(
+            TASK,
+            settings(tmp_path),
+            source=source(),
+            engine=FakeEngine(dies_after_ten, threaded=False),
+        )
     records = tmp_path / "run" / "Task009_fake-run0" / "records.jsonl"
     done_before = {json.loads(x)["row"] for x in records.read_text().splitlines()}
     assert len(done_before) == 10  # every answer that arrived is kept
@@ -114,40 +118,49 @@ def test_crash_then_resume_loses_and_repeats_nothing(tmp_path):
 def test_changed_settings_recompute(tmp_path):
     run_task(TASK, settings(tmp_path), source=source(5), engine=FakeEngine(answer_length))
     engine = FakeEngine(answer_length)
-    [summary] = run_task(TASK, settings(tmp_path, temperature=0.5), source=source(5),
-                         engine=engine)
+    [summary] = run_task(TASK, settings(tmp_path, temperature=0.5), source=source(5), engine=engine)
     assert summary.reused == 0 and len(engine.requests) == 5
     # a setting that does not change answers (slots) keeps finished rows
     engine = FakeEngine(answer_length)
-    [summary] = run_task(TASK, settings(tmp_path, temperature=0.5, parallel=2),
-                         source=source(5), engine=engine)
+    [summary] = run_task(
+        TASK, settings(tmp_path, temperature=0.5, parallel=2), source=source(5), engine=engine
+    )
     assert summary.reused == 5 and not engine.requests
 
 
 def test_n_runs_write_separate_folders_with_manifests(tmp_path):
-    summaries = run_task(TASK, settings(tmp_path, n_runs=2, run_name="rep"), source=source(4),
-                         engine=FakeEngine(answer_length))
+    summaries = run_task(
+        TASK,
+        settings(tmp_path, n_runs=2, run_name="rep"),
+        source=source(4),
+        engine=FakeEngine(answer_length),
+    )
     assert [s.run_dir.name for s in summaries] == ["Task009_fake-run0", "Task009_fake-run1"]
     manifest = json.loads((summaries[1].run_dir / "manifest.json").read_text())
     assert manifest["decoding"]["seed"] == 43
-    assert manifest["counts"] == {"rows": 4, "success": 4, "failure": 0, "reused": 0,
-                                  "stale_ignored": 0}
+    assert manifest["counts"] == {
+        "rows": 4,
+        "success": 4,
+        "failure": 0,
+        "reused": 0,
+        "stale_ignored": 0,
+    }
     assert manifest["engine"]["model"] == "fake-model"
     assert len(manifest["prompt_hash"]) == 16 and len(manifest["schema_hash"]) == 16
 
 
 def test_output_fields_may_not_overwrite_input_columns(tmp_path):
     with pytest.raises(ConfigError, match="'woord'"):
-        run_task(TASK, settings(tmp_path), source=source(2, woord="x"),
-                 engine=FakeEngine(answer_length))
+        run_task(
+            TASK, settings(tmp_path), source=source(2, woord="x"), engine=FakeEngine(answer_length)
+        )
 
 
 def test_engine_errors_per_request_are_row_failures(tmp_path):
     def too_long(request):
         return Completion.failed("prompt too long: 9000 tokens")
 
-    [summary] = run_task(TASK, settings(tmp_path), source=source(2),
-                         engine=FakeEngine(too_long))
+    [summary] = run_task(TASK, settings(tmp_path), source=source(2), engine=FakeEngine(too_long))
     assert [r["error"] for r in predictions(summary)] == ["prompt too long: 9000 tokens"] * 2
 
 

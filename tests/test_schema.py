@@ -20,8 +20,11 @@ LEGACY = {
     "grootte_mm": {"type": "float", "optional": True, "description": "grootte in mm"},
     "nodus": {"type": "bool"},
     "bevindingen": {"type": "list", "items": {"type": "str"}},
-    "laesie": {"type": "dict", "optional": True,
-               "properties": {"plaats": {"type": "str"}, "mm": {"type": "int"}}},
+    "laesie": {
+        "type": "dict",
+        "optional": True,
+        "properties": {"plaats": {"type": "str"}, "mm": {"type": "int"}},
+    },
 }
 
 
@@ -30,7 +33,8 @@ def test_legacy_form_validates_like_the_fields_say():
     assert schema.field_names == ("onderzoek", "grootte_mm", "nodus", "bevindingen", "laesie")
     good = schema.validate_json(
         '{"onderzoek":"CT","grootte_mm":null,"nodus":true,"bevindingen":["a"],'
-        '"laesie":{"plaats":"rechts","mm":4}}')
+        '"laesie":{"plaats":"rechts","mm":4}}'
+    )
     assert good["laesie"] == {"plaats": "rechts", "mm": 4}
     with pytest.raises(ValidationError):
         schema.validate_json('{"onderzoek":"PET","nodus":true,"bevindingen":[]}')
@@ -58,8 +62,9 @@ def test_user_schema_is_not_changed_by_the_grammar_copy():
     _ = schema.grammar_schema
     assert json.dumps(schema.json_schema, sort_keys=True) == before
     # the user's schema accepts what the grammar would bound
-    schema.validate_json('{"onderzoek":"CT","nodus":false,"bevindingen":[],'
-                         '"grootte_mm":12345678901}')
+    schema.validate_json(
+        '{"onderzoek":"CT","nodus":false,"bevindingen":[],"grootte_mm":12345678901}'
+    )
 
 
 def test_model_sees_names_types_choices_and_descriptions():
@@ -90,12 +95,17 @@ def test_pydantic_model_with_nested_refs():
 
 
 def test_json_schema_with_awkward_names():
-    schema = OutputSchema.from_json_schema({
-        "type": "object",
-        "properties": {"grootte-mm": {"type": "number"}, "class": {"enum": ["a", "b"]},
-                       "2nd opinion": {"type": ["string", "null"]}},
-        "required": ["grootte-mm", "class"],
-    })
+    schema = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "grootte-mm": {"type": "number"},
+                "class": {"enum": ["a", "b"]},
+                "2nd opinion": {"type": ["string", "null"]},
+            },
+            "required": ["grootte-mm", "class"],
+        }
+    )
     out = schema.validate_json('{"grootte-mm":4.5,"class":"a","2nd opinion":null}')
     assert out == {"grootte-mm": 4.5, "class": "a", "2nd opinion": None}
 
@@ -104,30 +114,38 @@ def test_parser_file_and_json_file(tmp_path):
     parsers = tmp_path / "parsers"
     parsers.mkdir()
     (parsers / "p.py").write_text(
-        "from pydantic import BaseModel\nclass OutputParser(BaseModel):\n    x: int\n")
-    (parsers / "s.json").write_text(json.dumps(
-        {"type": "object", "properties": {"y": {"type": "boolean"}}, "required": ["y"]}))
+        "from pydantic import BaseModel\nclass OutputParser(BaseModel):\n    x: int\n"
+    )
+    (parsers / "s.json").write_text(
+        json.dumps({"type": "object", "properties": {"y": {"type": "boolean"}}, "required": ["y"]})
+    )
     assert load_schema("p.py", parsers, "t").field_names == ("x",)
     assert load_schema("s.json", parsers, "t").field_names == ("y",)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("x = (", "import failed"),
-    ("from pydantic import BaseModel\nclass Other(BaseModel):\n    x: int\n", "OutputParser"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("x = (", "import failed"),
+        ("from pydantic import BaseModel\nclass Other(BaseModel):\n    x: int\n", "OutputParser"),
+    ],
+)
 def test_broken_parser_file_is_a_config_error(tmp_path, content, message):
     (tmp_path / "bad.py").write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_schema("bad.py", tmp_path, "task")
 
 
-@pytest.mark.parametrize("spec", [
-    {"a": {"type": "complex"}},
-    {"a": "str"},
-    {"a": {"type": "dict"}},
-    12,
-    "missing.json",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"a": {"type": "complex"}},
+        {"a": "str"},
+        {"a": {"type": "dict"}},
+        12,
+        "missing.json",
+    ],
+)
 def test_broken_schema_specs_are_config_errors(tmp_path, spec):
     with pytest.raises(ConfigError):
         load_schema(spec, tmp_path, "task")
@@ -138,13 +156,18 @@ def test_runaway_values_at_grammar_bounds_are_flagged():
     base = {"onderzoek": "CT", "nodus": True, "grootte_mm": None, "laesie": None}
     assert schema.runaway({**base, "bevindingen": ["a"]}) is None
     assert "looped" in schema.runaway({**base, "bevindingen": ["x"] * GRAMMAR_MAX_ITEMS})
-    assert "run-away" in schema.runaway({**base, "bevindingen": [],
-                                         "grootte_mm": float(GRAMMAR_NUMBER_BOUND)})
+    assert "run-away" in schema.runaway(
+        {**base, "bevindingen": [], "grootte_mm": float(GRAMMAR_NUMBER_BOUND)}
+    )
     assert "repeated 3 times" in schema.runaway({**base, "bevindingen": ["a", ",", ",", ","]})
     assert schema.runaway({**base, "bevindingen": ["cyste", "cyste", "steen"]}) is None
     # a bound the user set is the user's business
-    own = OutputSchema.from_json_schema({"type": "object", "properties": {
-        "l": {"type": "array", "items": {"type": "integer"}, "maxItems": 50}}})
+    own = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {"l": {"type": "array", "items": {"type": "integer"}, "maxItems": 50}},
+        }
+    )
     assert own.runaway({"l": list(range(GRAMMAR_MAX_ITEMS))}) is None
 
 

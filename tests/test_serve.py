@@ -159,8 +159,20 @@ def test_same_records_through_serve_as_embedded(served, tmp_path):
 @pytest.mark.model
 def test_killed_server_then_restart_resumes_without_recomputing(served, tmp_path):
     task = write_task(tmp_path, RADIOLOGY_REPORTS, RADIOLOGY_SPEC)
-    args = run_args(task, "--engine", "openai", "--base-url", served["server"].url,
-                    "--api-key", KEY, "--concurrency", "1", "--max-failures", "3", *COMMON)
+    args = run_args(
+        task,
+        "--engine",
+        "openai",
+        "--base-url",
+        served["server"].url,
+        "--api-key",
+        KEY,
+        "--concurrency",
+        "1",
+        "--max-failures",
+        "3",
+        *COMMON,
+    )
     run = subprocess.Popen(args, env=cli_env(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:

@@ -8,8 +8,14 @@ from clinextract.store import RunStore
 
 
 def rec(row, status="success"):
-    return {"row": row, "id": f"{row:03d}", "text_sha": f"sha{row}", "status": status,
-            "error": None, "fields": {"x": row}}
+    return {
+        "row": row,
+        "id": f"{row:03d}",
+        "text_sha": f"sha{row}",
+        "status": status,
+        "error": None,
+        "fields": {"x": row},
+    }
 
 
 def test_append_then_resume_sees_done_rows(tmp_path):

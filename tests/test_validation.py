@@ -6,12 +6,17 @@ from clinextract.engines.base import Completion, Request
 from clinextract.schema import OutputSchema
 from clinextract.validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
 
-SCHEMA = OutputSchema.from_legacy({
-    "soort": {"type": "str", "literals": ["CT", "MRI"]},
-    "mm": {"type": "int", "optional": True},
-})
-REQUEST = Request([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
-                  SCHEMA.grammar_schema, max_tokens=40)
+SCHEMA = OutputSchema.from_legacy(
+    {
+        "soort": {"type": "str", "literals": ["CT", "MRI"]},
+        "mm": {"type": "int", "optional": True},
+    }
+)
+REQUEST = Request(
+    [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+    SCHEMA.grammar_schema,
+    max_tokens=40,
+)
 
 
 def answer(text, finish="stop"):
@@ -65,7 +70,10 @@ def test_engine_error_fails_the_row_without_retry():
 
 
 def test_reasoning_is_stripped_and_kept():
-    out = next_step(SCHEMA, RowAttempts(REQUEST),
-                    answer('<think>mm staat er niet</think>\n```json\n{"soort":"CT"}\n```'))
+    out = next_step(
+        SCHEMA,
+        RowAttempts(REQUEST),
+        answer('<think>mm staat er niet</think>\n```json\n{"soort":"CT"}\n```'),
+    )
     assert out.status == SUCCESS and out.fields == {"soort": "CT", "mm": None}
     assert out.reasoning == "mm staat er niet"

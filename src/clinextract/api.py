@@ -1,7 +1,7 @@
 """The Python API: the same pipeline as the CLI, returning pandas DataFrames.
 
-    from clinextract import extract
-    df = extract(["CT thorax: nodus 6 mm ..."], MySchema, description="...", parallel=4)
+from clinextract import extract
+df = extract(["CT thorax: nodus 6 mm ..."], MySchema, description="...", parallel=4)
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ def as_source(data: DataLike, input_field: str, id_field: str | None) -> DataSou
     if isinstance(data, pd.DataFrame):
         records = data.to_dict(orient="records")
     else:
-        records = [{input_field: item} if isinstance(item, str) else dict(item)
-                   for item in data]
+        records = [{input_field: item} if isinstance(item, str) else dict(item) for item in data]
     return RecordsSource(records, input_field, id_field)
 
 
@@ -72,29 +71,36 @@ def extract(
     temporary. Pass a loaded `engine` to reuse one model across calls.
     """
     cfg = make_settings(settings, **overrides)
-    task = Task(name="extract", description=description, input_field=input_field,
-                schema=as_schema(schema), example_path=Path(examples) if examples else None)
+    task = Task(
+        name="extract",
+        description=description,
+        input_field=input_field,
+        schema=as_schema(schema),
+        example_path=Path(examples) if examples else None,
+    )
     source = as_source(data, input_field, cfg.id_field)
     if "output_dir" in overrides or (settings and "output_dir" in settings.model_fields_set):
-        summary = _run_task(task, cfg, source=source, engine=engine,
-                            on_progress=on_progress)[-1]
+        summary = _run_task(task, cfg, source=source, engine=engine, on_progress=on_progress)[-1]
         return read_predictions(summary.predictions_path)
     with tempfile.TemporaryDirectory(prefix="clinextract-") as tmp:
         cfg = cfg.model_copy(update={"output_dir": Path(tmp)})
-        summary = _run_task(task, cfg, source=source, engine=engine,
-                            on_progress=on_progress)[-1]
+        summary = _run_task(task, cfg, source=source, engine=engine, on_progress=on_progress)[-1]
         return read_predictions(summary.predictions_path)
 
 
-def run_task(task: str | Path | int | Task, *, engine: Engine | None = None,
-             settings: Settings | None = None, on_progress: ProgressCallback | None = None,
-             **overrides: Any) -> pd.DataFrame:
+def run_task(
+    task: str | Path | int | Task,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    on_progress: ProgressCallback | None = None,
+    **overrides: Any,
+) -> pd.DataFrame:
     """Run a task file (path or id in `task_dir`) like `clinextract run`; returns the
     predictions of the last run as a DataFrame."""
     cfg = make_settings(settings, **overrides)
     loaded = task if isinstance(task, Task) else load_task(task, cfg)
-    summaries: list[RunSummary] = _run_task(loaded, cfg, engine=engine,
-                                            on_progress=on_progress)
+    summaries: list[RunSummary] = _run_task(loaded, cfg, engine=engine, on_progress=on_progress)
     return read_predictions(summaries[-1].predictions_path)
 
 

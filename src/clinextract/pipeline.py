@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .data import DataSource, Row
 from .engines import Engine, Request, create_engine
 from .errors import ClinextractError, ConfigError, EngineError
 from .examples import ExamplePool
+from .manifest import build_manifest
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
 from .store import RunStore
@@ -138,7 +138,14 @@ def run_task(
             run_settings = settings.model_copy(update={"seed": settings.seed + k})
             summaries.append(
                 run_once(
-                    task, source, run_settings, engine, run_dir, pool, on_progress, say,
+                    task,
+                    source,
+                    run_settings,
+                    engine,
+                    run_dir,
+                    pool,
+                    on_progress,
+                    say,
                     should_stop=should_stop,
                 )
             )
@@ -190,7 +197,7 @@ def run_once(
     if store.finished_rows:
         say(f"{run_dir}: resuming, {store.finished_rows} rows already done")
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    manifest = _manifest(task, source, settings, engine, prompts, pool, store, config, created)
+    manifest = build_manifest(task, source, settings, engine, prompts, pool, store, config, created)
     store.write_manifest({**manifest, "status": "running"})
     status = "interrupted"
     try:
@@ -361,48 +368,6 @@ def _final_items(source: DataSource, store: RunStore) -> Iterator[dict[str, Any]
             if rec is None:  # cannot happen after a complete pass; never write a silent gap
                 raise EngineError(f"row {row.index} has no record; re-run to complete it")
             yield {**row.columns, **rec["fields"], "status": rec["status"], "error": rec["error"]}
-
-
-def _manifest(
-    task: Task,
-    source: DataSource,
-    settings: Settings,
-    engine: Engine,
-    prompts: PromptBuilder,
-    pool: ExamplePool | None,
-    store: RunStore,
-    config: dict[str, Any],
-    created: str,
-) -> dict[str, Any]:
-    return {
-        "tool": "clinextract",
-        "version": __version__,
-        "created": created,
-        "task": {
-            "name": task.name,
-            "source": str(task.source) if task.source else None,
-            "input_field": task.input_field,
-            "data": str(source.path),
-            "id_field": source.id_field,
-        },
-        "config_hash": store.config_hash,
-        "prompt_hash": prompts.hash,
-        "schema_hash": task.schema.hash,
-        "examples": {
-            "path": str(task.example_path) if task.example_path else None,
-            "hash": pool.hash if pool else None,
-            "num_examples": settings.num_examples,
-        },
-        "engine": engine.describe(),
-        "decoding": {
-            "temperature": settings.temperature,
-            "seed": settings.seed,
-            "max_tokens": settings.max_tokens,
-            "grammar": "JSON Schema (closed, bounded, compact)",
-        },
-        "output_config": config,
-        "settings": settings.model_dump(mode="json", exclude={"api_key"}),
-    }
 
 
 __all__ = ["Progress", "RunCancelled", "RunSummary", "run_task", "run_once", "asdict"]

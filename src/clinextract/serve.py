@@ -51,9 +51,12 @@ def completion_format_template() -> str:
     system, user, assistant = COMPLETION_FORMAT
     return (
         "{%- for message in messages -%}"
-        "{%- if message['role'] == 'system' -%}" + turn(system, "{system}")
-        + "{%- elif message['role'] == 'user' -%}" + turn(user, "{content}")
-        + "{%- else -%}" + turn(assistant, "{content}")
+        "{%- if message['role'] == 'system' -%}"
+        + turn(system, "{system}")
+        + "{%- elif message['role'] == 'user' -%}"
+        + turn(user, "{content}")
+        + "{%- else -%}"
+        + turn(assistant, "{content}")
         + "{%- endif -%}{%- endfor -%}"
     )
 
@@ -156,9 +159,7 @@ def start_server(
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port", default=8000, show_default=True, type=int, help="Port (0 = any free port)."
-)
+@click.option("--port", default=8000, show_default=True, type=int, help="Port (0 = any free port).")
 @click.option("--name", default=None, help="Model name clients use (default: the file's stem).")
 @click.option(
     "--chat-template",
@@ -168,9 +169,7 @@ def start_server(
     help="auto: the model's own, or clinextract's completion format when it has none.",
 )
 @settings_options(exclude=tuple(n for n in Settings.model_fields if n not in SERVE_FIELDS))
-def serve_cmd(
-    host: str, port: int, name: str | None, chat_template: str, **options: Any
-) -> None:
+def serve_cmd(host: str, port: int, name: str | None, chat_template: str, **options: Any) -> None:
     """Serve the embedded model as an OpenAI-compatible endpoint (/v1/chat/completions)."""
     run_guarded(lambda: _serve(host, port, name, chat_template, options))
 

@@ -40,8 +40,7 @@ SYSTEM = (
 )
 # One worked example: a small base model copies placeholders, but follows an example.
 EXAMPLE = (
-    "Echo abdomen: lever normaal van grootte, galblaas met een steen van 12 mm. "
-    "Geen vrij vocht.",
+    "Echo abdomen: lever normaal van grootte, galblaas met een steen van 12 mm. Geen vrij vocht.",
     '{"translation":"Abdominal ultrasound: liver of normal size, gallbladder with a '
     '12 mm stone. No free fluid."}',
 )

@@ -37,22 +37,45 @@ def dragon_group() -> None:
 @dragon_group.command("run")
 @click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output", required=False, type=click.Path(path_type=Path))
-@click.option("--tasks", multiple=True, callback=_split, help="Tasks to run (names or parts of "
-              "names, e.g. 101 or Task101; comma-separated or repeated). Default: all.")
-@click.option("--folds", multiple=True, callback=_split, help="Folds to run, e.g. 0,1. "
-              "Default: all found.")
-@click.option("--limit", type=int, default=None, help="Only the first N test cases of each job "
-              "(a quick look; the evaluator then needs ground truth for just those cases).")
+@click.option(
+    "--tasks",
+    multiple=True,
+    callback=_split,
+    help="Tasks to run (names or parts of "
+    "names, e.g. 101 or Task101; comma-separated or repeated). Default: all.",
+)
+@click.option(
+    "--folds", multiple=True, callback=_split, help="Folds to run, e.g. 0,1. Default: all found."
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=None,
+    help="Only the first N test cases of each job "
+    "(a quick look; the evaluator then needs ground truth for just those cases).",
+)
 @settings_options(exclude=NOT_FOR_DRAGON)
-def run_cmd(input_dir: Path, output: Path | None, tasks: tuple, folds: tuple, limit: int | None,
-            **options: Any) -> None:
+def run_cmd(
+    input_dir: Path,
+    output: Path | None,
+    tasks: tuple,
+    folds: tuple,
+    limit: int | None,
+    **options: Any,
+) -> None:
     """Run every DRAGON job folder in INPUT (or the job folder INPUT) and write
     OUTPUT/<TaskName>-fold<k>/nlp-predictions-dataset.json (default OUTPUT: output/dragon)."""
     run_guarded(lambda: _run(input_dir, output, tasks, folds, limit, options))
 
 
-def _run(input_dir: Path, output: Path | None, tasks: tuple, folds: tuple, limit: int | None,
-         options: dict[str, Any]) -> int:
+def _run(
+    input_dir: Path,
+    output: Path | None,
+    tasks: tuple,
+    folds: tuple,
+    limit: int | None,
+    options: dict[str, Any],
+) -> int:
     from ..engines import create_engine
     from ..progress import ProgressPrinter
     from .inputs import TokenCounter
@@ -71,15 +94,26 @@ def _run(input_dir: Path, output: Path | None, tasks: tuple, folds: tuple, limit
         with ProgressPrinter(err_console, verbose=settings.verbose) as printer:
             for job in jobs:
                 printer.new_run()
-                result = run_job(job, settings, engine, output, count=count, limit=limit,
-                                 on_progress=printer.update, say=printer.status)
+                result = run_job(
+                    job,
+                    settings,
+                    engine,
+                    output,
+                    count=count,
+                    limit=limit,
+                    on_progress=printer.update,
+                    say=printer.status,
+                )
                 s = result.summary
                 out_console.print(
                     f"[bold]{job.name}[/bold]: {result.cases} cases, {s.failures} failed, "
                     f"{result.truncated} cut to fit · {s.docs_per_s:.2f} docs/s · "
                     f"{s.seconds:.0f} s"
-                    + (f" · examples {result.examples_given}/{result.examples_asked}"
-                       if result.examples_asked else ""),
+                    + (
+                        f" · examples {result.examples_given}/{result.examples_asked}"
+                        if result.examples_asked
+                        else ""
+                    ),
                     highlight=False,
                 )
                 out_console.print(f"  predictions: {result.predictions_path}", highlight=False)
@@ -90,24 +124,45 @@ def _run(input_dir: Path, output: Path | None, tasks: tuple, folds: tuple, limit
 @dragon_group.command("evaluate")
 @click.argument("pred", type=click.Path(path_type=Path))
 @click.argument("gt", type=click.Path(path_type=Path))
-@click.option("--tasks", multiple=True, callback=_split, help="Tasks to score (names or parts). "
-              "Default: every ground-truth task with predictions.")
-@click.option("--folds", multiple=True, callback=_split, help="Folds to score. Default: the "
-              "folds found in PRED.")
-@click.option("--output", "-o", "output", type=click.Path(path_type=Path), default=None,
-              help="Write the metrics JSON (official shape) here.")
-@click.option("--scorer", type=click.Choice(["auto", "official", "builtin"]), default="auto",
-              show_default=True, help="official: the dragon_eval package; builtin: our "
-              "re-implementation (same numbers); auto: the package when installed.")
-def evaluate_cmd(pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | None,
-                 scorer: str) -> None:
+@click.option(
+    "--tasks",
+    multiple=True,
+    callback=_split,
+    help="Tasks to score (names or parts). Default: every ground-truth task with predictions.",
+)
+@click.option(
+    "--folds",
+    multiple=True,
+    callback=_split,
+    help="Folds to score. Default: the folds found in PRED.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the metrics JSON (official shape) here.",
+)
+@click.option(
+    "--scorer",
+    type=click.Choice(["auto", "official", "builtin"]),
+    default="auto",
+    show_default=True,
+    help="official: the dragon_eval package; builtin: our "
+    "re-implementation (same numbers); auto: the package when installed.",
+)
+def evaluate_cmd(
+    pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | None, scorer: str
+) -> None:
     """Score PRED/<TaskName>-fold<k>/nlp-predictions-dataset.json against GT/<TaskName>.json
     exactly like dragon_eval 0.2.6."""
     run_guarded(lambda: _evaluate(pred, gt, tasks, folds, output, scorer))
 
 
-def _evaluate(pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | None,
-              scorer: str) -> int:
+def _evaluate(
+    pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | None, scorer: str
+) -> int:
     from .evaluate import evaluate, task_kind
 
     metrics = evaluate(pred, gt, tasks, folds, scorer)
@@ -121,8 +176,10 @@ def _evaluate(pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | N
 
 def metrics_table(metrics: dict[str, Any], kind_of: Any) -> Table:
     folds = sorted({job.rsplit("-fold", 1)[1] for s in metrics["case"].values() for job in s})
-    table = Table(title=f"DRAGON scores (dragon_eval {metrics.get('version')}, "
-                  f"{metrics.get('scorer', 'official')} scorer)")
+    table = Table(
+        title=f"DRAGON scores (dragon_eval {metrics.get('version')}, "
+        f"{metrics.get('scorer', 'official')} scorer)"
+    )
     table.add_column("task")
     table.add_column("metric")
     for fold in folds:
@@ -135,9 +192,17 @@ def metrics_table(metrics: dict[str, Any], kind_of: Any) -> Table:
             kind = kind_of(task)
         except Exception:
             kind = ""
-        table.add_row(task, kind, *("" if v is None else f"{v:.4f}" for v in row),
-                      f"{agg['mean']:.4f} ± {agg['std']:.4f}")
+        table.add_row(
+            task,
+            kind,
+            *("" if v is None else f"{v:.4f}" for v in row),
+            f"{agg['mean']:.4f} ± {agg['std']:.4f}",
+        )
     overall = metrics["aggregates"]["overall"]
-    table.add_row("[bold]overall[/bold]", "", *([""] * len(folds)),
-                  f"[bold]{overall['mean']:.4f}[/bold] ± {overall['std']:.4f}")
+    table.add_row(
+        "[bold]overall[/bold]",
+        "",
+        *([""] * len(folds)),
+        f"[bold]{overall['mean']:.4f}[/bold] ± {overall['std']:.4f}",
+    )
     return table

@@ -140,8 +140,7 @@ TASKS: dict[str, Instruction] = {
         sub_labels=("left", "right"),
     ),
     "Task019_prostate_volume_reg": Instruction(
-        "Give the prostate volume in cm³ (ml) stated in this MRI report (Dutch: "
-        "prostaatvolume).",
+        "Give the prostate volume in cm³ (ml) stated in this MRI report (Dutch: prostaatvolume).",
         answer="prostate_volume_ml",
     ),
     "Task020_psa_reg": Instruction(

@@ -172,9 +172,7 @@ class OllamaEngine(ServerEngine):
         """The exact /api/chat body for a request."""
         budget = request.max_tokens + (self.settings.reasoning_tokens if self.reasoning else 0)
         options: dict[str, Any] = {
-            "num_ctx": context_size(
-                estimate_tokens(request.messages), budget, self.context_length
-            ),
+            "num_ctx": context_size(estimate_tokens(request.messages), budget, self.context_length),
             "num_predict": budget,
             "temperature": request.temperature,
         }
