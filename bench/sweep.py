@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from clinextract.engines.embedded import EmbeddedEngine
-from clinextract.settings import Settings
-from clinextract.task import load_task
 
-from .dataset import Report, write_task
-from .throughput import run_a
+from .dataset import Report
+from .throughput import prepare, run_a
 
 
 @dataclass
@@ -46,15 +44,7 @@ def sweep(
 ) -> list[SweepPoint]:
     points = [SweepPoint(s, [], [], []) for s in settings]
     with tempfile.TemporaryDirectory(prefix="clinextract-sweep-") as tmp:
-        folder = Path(tmp)
-        task_path = write_task(folder / "task", reports)
-        base = Settings(
-            task_dir=folder / "task",
-            data_dir=folder / "task",
-            output_dir=folder / "out",
-            overwrite=True,
-        )
-        task = load_task(task_path, base)
+        task, base = prepare(Path(tmp), reports)
         for rep in range(reps):
             for n, point in enumerate(points):
                 cfg = base.model_copy(update={**point.setting, "run_name": f"s{n}r{rep}"})

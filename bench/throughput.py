@@ -124,6 +124,21 @@ def run_b(baseline: ExtractinatorPattern, task: Task, reports: list[Report], rep
     )
 
 
+def prepare(
+    folder: Path, reports: list[Report], overrides: dict[str, Any] | None = None
+) -> tuple[Task, Settings]:
+    """The bench task written to `folder`, loaded with settings that write there too."""
+    task_path = write_task(folder / "task", reports)
+    settings = Settings(
+        task_dir=folder / "task",
+        data_dir=folder / "task",
+        output_dir=folder / "out",
+        overwrite=True,
+        **(overrides or {}),
+    )
+    return load_task(task_path, settings), settings
+
+
 def measure(
     reports: list[Report],
     reps: int,
@@ -131,16 +146,7 @@ def measure(
     overrides: dict[str, Any] | None = None,
 ) -> ThroughputResult:
     with tempfile.TemporaryDirectory(prefix="clinextract-bench-") as tmp:
-        folder = Path(tmp)
-        task_path = write_task(folder / "task", reports)
-        base = Settings(
-            task_dir=folder / "task",
-            data_dir=folder / "task",
-            output_dir=folder / "out",
-            overwrite=True,
-            **(overrides or {}),
-        )
-        task = load_task(task_path, base)
+        task, base = prepare(Path(tmp), reports, overrides)
         with ExtractinatorPattern(bundled_model()[0], threads=base.threads) as probe:
             report_tokens = statistics.median(probe.count_tokens(r.text) for r in reports)
         load: dict[str, list[float]] = {"A": [], "B": []}
