@@ -206,9 +206,9 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
         f"Written by `bench/dragon_synthetic.py` on {dt.date.today().isoformat()}; model "
         f"`{bundled_model()[0].name}` (Gemma 3 270M base, Q4_K_M) through the embedded "
         f"engine, greedy, `--parallel {args.parallel}`, `--threads {args.threads}`, "
-        f"`--ctx-per-slot {args.ctx_per_slot}`; "
-        f"{platform.machine()} with {os.cpu_count()} cores shared with other work "
-        "(docs/s are what this shared machine gave, not a clean throughput figure).",
+        f"`--ctx-per-slot {args.ctx_per_slot}` (the last invocation's settings); "
+        f"{platform.machine()} with {os.cpu_count()} cores, at times shared with other "
+        "work (docs/s are what this machine gave, not a clean throughput figure).",
         "Scores: the official dragon_eval 0.2.6 metrics "
         f"({next(iter(results.values()))['main'].get('scorer')} scorer). Synthetic tasks "
         "get the generic instruction (only the 28 named DRAGON tasks have our own).",
@@ -293,6 +293,14 @@ def write_report(ks: list[int], args: argparse.Namespace) -> None:
         "",
     ]
     lines += ["## Throughput and prompts", ""]
+    lines += [
+        "Runs resume: a case whose configuration (prompt, schema, examples, model, budget) "
+        "is unchanged is reused, a case computed under an earlier configuration is computed "
+        "again, so every prediction above comes from the current code. docs/s and seconds "
+        "are those of the run that computed a job's last cases (for a job finished after an "
+        "interruption: only those cases); failures count every case.",
+        "",
+    ]
     lines += ["| task | k | docs/s | seconds | failures | cut to fit | examples given/asked |"]
     lines += ["|---|---|---|---|---|---|---|"]
     for k, r in results.items():
