@@ -70,22 +70,9 @@ FIELDS = (
 
 def test_example_end_to_end_with_few_shot(tmp_path, cli_env):
     data = example_subset(tmp_path, 8)
-    proc = run_cli(
-        [
-            "--data-dir",
-            data,
-            "--example-dir",
-            data,
-            "--output-dir",
-            "out",
-            "--num-examples",
-            "2",
-            "--parallel",
-            "4",
-        ],
-        tmp_path,
-        cli_env,
-    )
+    args = ["--data-dir", data, "--example-dir", data, "--output-dir", "out"]
+    args += ["--num-examples", "2", "--parallel", "4"]
+    proc = run_cli(args, tmp_path, cli_env)
     assert proc.returncode == 0, proc.stderr
     assert "8 rows" in proc.stdout and "docs/s" in proc.stdout
     out, rows = predictions(tmp_path), input_rows(data)
@@ -107,22 +94,7 @@ def test_example_end_to_end_with_few_shot(tmp_path, cli_env):
     assert manifest["engine"]["model"] == "gemma-3-270m-q4_k_m.gguf"
     assert len(manifest["engine"]["model_sha256"]) == 64
     # the same command again recomputes nothing
-    again = run_cli(
-        [
-            "--data-dir",
-            data,
-            "--example-dir",
-            data,
-            "--output-dir",
-            "out",
-            "--num-examples",
-            "2",
-            "--parallel",
-            "4",
-        ],
-        tmp_path,
-        cli_env,
-    )
+    again = run_cli(args, tmp_path, cli_env)
     assert again.returncode == 0 and "8 reused" in again.stdout
     assert predictions(tmp_path) == out
 
