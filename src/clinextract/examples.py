@@ -63,8 +63,6 @@ class ExamplePool:
         k = min(k, len(self.examples))
         if k <= 0:
             return []
-        if k == len(self.examples):
-            return list(self.examples)
         import bm25s
         import numpy as np
 

@@ -172,13 +172,8 @@ class BudgetPool(ExamplePool):
         return sorted(chosen, key=lambda e: -rank[id(e)])  # least similar first
 
     def _ranked(self, query: str, n: int) -> list[Example]:
-        """The n most similar, best first. (Asked for the whole pool, ExamplePool returns
-        it in file order, so the whole pool is ranked as all but one plus the last.)"""
-        if n < len(self.examples):
-            return super().select(query, n)[::-1]
-        best = super().select(query, len(self.examples) - 1)[::-1]
-        seen = {id(e) for e in best}
-        return best + [e for e in self.examples if id(e) not in seen]
+        """The n most similar, best first."""
+        return super().select(query, n)[::-1]
 
 
 def _interleave(ranked: list[Example]) -> list[Example]:
