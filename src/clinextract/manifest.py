@@ -7,10 +7,7 @@ from typing import Any
 from . import __version__
 from .data import DataSource
 from .engines import Engine
-from .examples import ExamplePool
-from .prompting import PromptBuilder
-from .settings import Settings
-from .store import RunStore
+from .settings import Settings, stable_hash
 from .task import Task
 
 
@@ -19,13 +16,12 @@ def build_manifest(
     source: DataSource,
     settings: Settings,
     engine: Engine,
-    prompts: PromptBuilder,
-    pool: ExamplePool | None,
-    store: RunStore,
     config: dict[str, Any],
     created: str,
 ) -> dict[str, Any]:
-    """What `manifest.json` records: enough to say how a run was made and to redo it."""
+    """What `manifest.json` records: enough to say how a run was made and to redo it.
+    `config` is what the run's records are keyed by (its hash is the resume key); the
+    prompt, schema and examples hashes are read from it."""
     return {
         "tool": "clinextract",
         "version": __version__,
@@ -37,12 +33,12 @@ def build_manifest(
             "data": str(source.path),
             "id_field": source.id_field,
         },
-        "config_hash": store.config_hash,
-        "prompt_hash": prompts.hash,
-        "schema_hash": task.schema.hash,
+        "config_hash": stable_hash(config),
+        "prompt_hash": config["prompt"],
+        "schema_hash": config["schema"],
         "examples": {
             "path": str(task.example_path) if task.example_path else None,
-            "hash": pool.hash if pool else None,
+            "hash": config["examples"],
             "num_examples": settings.num_examples,
         },
         "engine": engine.describe(),

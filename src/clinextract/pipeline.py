@@ -197,7 +197,7 @@ def run_once(
     if store.finished_rows:
         say(f"{run_dir}: resuming, {store.finished_rows} rows already done")
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    manifest = build_manifest(task, source, settings, engine, prompts, pool, store, config, created)
+    manifest = build_manifest(task, source, settings, engine, config, created)
     store.write_manifest({**manifest, "status": "running"})
     status = "interrupted"
     try:
