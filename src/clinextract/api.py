@@ -1,7 +1,7 @@
-"""The Python API: the same pipeline as the CLI, returning pandas DataFrames.
+"""The Python API: the same pipeline as the CLI, returning pandas DataFrames::
 
-from clinextract import extract
-df = extract(["CT thorax: nodus 6 mm ..."], MySchema, description="...", parallel=4)
+>>> from clinextract import extract
+>>> df = extract(["CT thorax: nodus 6 mm ..."], MySchema, description="...", parallel=4)
 """
 
 from __future__ import annotations
