@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from clinextract.engines.base import Completion, Engine, Request
-from clinextract.prompting import render_completion_prompt
+from clinextract.messages import render_completion_prompt
 
 ANSWER = {
     "onderzoek": "CT",

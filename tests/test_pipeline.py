@@ -144,6 +144,7 @@ def test_n_runs_write_separate_folders_with_manifests(tmp_path):
         "failure": 0,
         "reused": 0,
         "stale_ignored": 0,
+        "damaged": 0,
     }
     assert manifest["engine"]["model"] == "fake-model"
     assert len(manifest["prompt_hash"]) == 16 and len(manifest["schema_hash"]) == 16

@@ -8,8 +8,8 @@ from fakes import FakeEngine, ok
 
 from clinextract.data import RecordsSource
 from clinextract.engines.base import Request
+from clinextract.messages import Message
 from clinextract.pipeline import run_task
-from clinextract.prompting import Message
 from clinextract.schema import OutputSchema
 from clinextract.settings import Settings
 from clinextract.task import Task

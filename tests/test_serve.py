@@ -24,7 +24,7 @@ from server_helpers import (
     write_task,
 )
 
-from clinextract.prompting import render_completion_prompt
+from clinextract.messages import render_completion_prompt
 from clinextract.serve import gguf_chat_template
 
 KEY = "test-key"

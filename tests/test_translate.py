@@ -14,6 +14,7 @@ from clinextract.engines.base import Completion
 from clinextract.pipeline import run_task
 from clinextract.schema import OutputSchema
 from clinextract.settings import Settings
+from clinextract.store import translations_path
 from clinextract.task import Task
 
 SCHEMA = OutputSchema.from_legacy({"upper": {"type": "bool"}})
@@ -60,7 +61,7 @@ def test_extraction_reads_the_translation_and_the_output_keeps_the_input(tmp_pat
     assert count(engine) == (3, 4)  # a repeated text is translated once
     request = next(r for r in engine.requests if is_translation(r))
     assert request.schema == translate.SCHEMA and request.max_tokens >= 128
-    cache = translate.cache_path(Settings(output_dir=tmp_path), TASK.name)
+    cache = translations_path(Settings(output_dir=tmp_path), TASK.name)
     lines = [json.loads(x) for x in cache.read_text().splitlines()]
     assert sorted(x["translation"] for x in lines) == sorted(t.upper() for t in set(TEXTS))
 
@@ -92,7 +93,7 @@ def test_a_failed_translation_falls_back_to_the_original_text(tmp_path):
     out = json.loads(summary.predictions_path.read_text())
     assert [r["upper"] for r in out] == [True, True, False, True]
     assert any("1 translation failed" in m for m in messages)
-    cache = translate.cache_path(settings, TASK.name).read_text()
+    cache = translations_path(settings, TASK.name).read_text()
     assert '"status": "failure"' in cache and "server said no" in cache
     again = FakeEngine(fake)  # it would succeed now, but the failure is cached
     run(tmp_path, again)
@@ -114,7 +115,7 @@ def test_a_cut_translation_is_retried_once_with_twice_the_budget(tmp_path):
 
 def test_overwrite_forgets_the_cache_and_a_torn_line_is_dropped(tmp_path):
     run(tmp_path, FakeEngine(fake))
-    cache = translate.cache_path(Settings(output_dir=tmp_path), TASK.name)
+    cache = translations_path(Settings(output_dir=tmp_path), TASK.name)
     cache.write_bytes(cache.read_bytes() + b'{"text_sha": "half')  # killed mid-write
     again = FakeEngine(fake)
     run(tmp_path, again)

@@ -6,125 +6,46 @@ run, 2 a usage or configuration error (one line, no traceback), 130 interrupted.
 
 from __future__ import annotations
 
+import importlib
 import json
-import sys
-import types
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import SecretStr, ValidationError
-from rich.console import Console
-from rich.markup import escape
 
 from . import __version__
-from .errors import ConfigError, EngineError
-from .settings import Settings
-
-err_console = Console(stderr=True)
-out_console = Console(soft_wrap=True)  # paths and summaries stay on one line
-
-
-# --- options generated from Settings ----------------------------------------------------
-
-
-def _click_type(annotation: Any) -> tuple[Any, bool]:
-    """(click type, multiple) for a Settings field annotation."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType) and len(args) == 1:
-        return _click_type(args[0])
-    if origin is list:
-        return _click_type(args[0])[0], True
-    if origin is typing.Literal:
-        return click.Choice([str(a) for a in typing.get_args(annotation)]), False
-    if annotation is Path:
-        return click.Path(path_type=Path), False
-    if annotation is SecretStr:
-        return str, False
-    return annotation, False
-
-
-def settings_options(exclude: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
-    """Decorator: one click option per Settings field (help and spellings from the field)."""
-
-    def decorate(func: Callable) -> Callable:
-        for name, info in reversed(list(Settings.model_fields.items())):
-            if name in exclude:
-                continue
-            flags = (info.json_schema_extra or {}).get("flags", [f"--{name}"])
-            ctype, multiple = _click_type(info.annotation)
-            default = info.get_default(call_default_factory=True)
-            shown = "" if default in (None, [], "") else f" [default: {default}]"
-            common = {"help": (info.description or "") + shown, "default": None}
-            if ctype is bool:
-                if "/" in flags[0]:
-                    option = click.option(*flags, name, **common)
-                else:
-                    option = click.option(*flags, name, is_flag=True, flag_value=True, **common)
-            else:
-                option = click.option(
-                    *flags,
-                    name,
-                    type=ctype,
-                    multiple=multiple,
-                    **{**common, "default": () if multiple else None},
-                )
-            func = option(func)
-        return func
-
-    return decorate
-
-
-def settings_from(options: dict[str, Any], **extra: Any) -> Settings:
-    given = {
-        k: v for k, v in options.items() if k in Settings.model_fields and v is not None and v != ()
-    }
-    given.update(extra)
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        message = err["msg"].removeprefix("Value error, ")
-        if not err["loc"]:  # a check across fields, e.g. the model file
-            raise ConfigError(message) from exc
-        raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {message}") from exc
-
-
-# --- error handling shared by every command ---------------------------------------------
-
-
-def run_guarded(func: Callable[[], int | None]) -> None:
-    try:
-        code = func() or 0
-    except ConfigError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        code = 2
-    except EngineError as exc:
-        err_console.print(
-            f"[red]engine error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
-        code = 1
-    except KeyboardInterrupt:
-        err_console.print(
-            "interrupted: finished records are saved; run the same command again to resume"
-        )
-        code = 130
-    sys.exit(code)
-
+from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
+from .errors import ConfigError, MissingExtra
 
 # --- commands ---------------------------------------------------------------------------
 
 
 # Subcommands that live in their own modules, imported only when used (keeps `--help`
-# fast and the Studio's and DRAGON's heavier imports out of `clinextract run`).
+# fast and the Studio's and DRAGON's heavier imports out of `clinextract run`), with the
+# extra that brings what each needs beyond the core install.
 LAZY_COMMANDS = {
-    "serve": "clinextract.serve:serve_cmd",
-    "dragon": "clinextract.dragon.cli:dragon_group",
-    "studio": "clinextract.studio.launch:studio_cmd",
+    "serve": ("clinextract.serve:serve_cmd", None),
+    "dragon": ("clinextract.dragon.cli:dragon_group", "dragon"),
+    "studio": ("clinextract.studio.launch:studio_cmd", "studio"),
 }
+
+
+def missing_extra_command(name: str, extra: str, module: str | None) -> click.Command:
+    """A stand-in for a command whose extra is not installed: it says which one."""
+
+    @click.command(name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def stand_in(args: tuple[str, ...]) -> None:
+        missing = f" ({module} is not installed)" if module else ""
+        run_guarded(lambda: _raise(MissingExtra(f"`clinextract {name}`{missing}", extra)))
+
+    stand_in.help = f"(needs the '{extra}' extra: pip install 'clinextract[{extra}]')"
+    return stand_in
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 class LazyGroup(click.Group):
@@ -133,15 +54,14 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS and name not in self.commands:
-            import importlib
-
-            module_name, attr = LAZY_COMMANDS[name].split(":")
+            target, extra = LAZY_COMMANDS[name]
+            module_name, attr = target.split(":")
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name and exc.name.startswith("clinextract"):
-                    return None  # not built yet
-                raise
+                if extra is None or (exc.name or "").startswith("clinextract"):
+                    raise  # part of the core install: a broken install, not a missing extra
+                return missing_extra_command(name, extra, exc.name)
             return getattr(module, attr)
         return super().get_command(ctx, name)
 

@@ -1,4 +1,11 @@
-"""Errors the faces turn into exit codes: ConfigError → 2, EngineError → 1."""
+"""Errors the faces turn into exit codes, and the one mapping from an error to what the
+user is told: ConfigError → 2, EngineError → 1, InternalError → 1, an interrupt → 130.
+"""
+
+from __future__ import annotations
+
+EXIT_OK, EXIT_ENGINE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+RESUME_HINT = "finished records are saved; run the same command again to resume"
 
 
 class ClinextractError(Exception):
@@ -11,3 +18,34 @@ class ConfigError(ClinextractError):
 
 class EngineError(ClinextractError):
     """The engine could not be started or stopped answering (exit code 1)."""
+
+
+class InternalError(ClinextractError):
+    """clinextract broke one of its own promises (a bug; exit code 1)."""
+
+
+class MissingExtra(ConfigError):
+    """An optional part is not installed: the message names the extra to install."""
+
+    def __init__(self, what: str, extra: str):
+        super().__init__(
+            f"{what} needs the '{extra}' extra: pip install 'clinextract[{extra}]' "
+            "(or `make install` in a checkout)"
+        )
+        self.extra = extra
+
+
+def exit_status(exc: BaseException) -> tuple[int, str] | None:
+    """(exit code, one line for the user) for the errors clinextract knows; None for any
+    other exception (a bug, shown with its traceback)."""
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, f"error: {exc}"
+    if isinstance(exc, EngineError):
+        return EXIT_ENGINE, f"engine error: {exc}"
+    if isinstance(exc, InternalError):
+        return EXIT_ENGINE, f"internal error (please report it): {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, f"interrupted: {RESUME_HINT}"
+    if isinstance(exc, ClinextractError):
+        return EXIT_ENGINE, str(exc)
+    return None

@@ -1,7 +1,9 @@
-"""The reproducibility manifest written beside every run's records."""
+"""The reproducibility manifest written beside every run's records: how the run was made
+(at its start, status "running") and, when it ends, its counts, timings and status."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from . import __version__
@@ -11,21 +13,25 @@ from .settings import Settings, stable_hash
 from .task import Task
 
 
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def build_manifest(
     task: Task,
     source: DataSource,
     settings: Settings,
     engine: Engine,
     config: dict[str, Any],
-    created: str,
 ) -> dict[str, Any]:
-    """What `manifest.json` records: enough to say how a run was made and to redo it.
-    `config` is what the run's records are keyed by (its hash is the resume key); the
-    prompt, schema and examples hashes are read from it."""
+    """What `manifest.json` records at the start: enough to say how a run was made and to
+    redo it. `config` is what the run's records are keyed by (its hash is the resume
+    key); the prompt, schema and examples hashes are read from it."""
     return {
         "tool": "clinextract",
         "version": __version__,
-        "created": created,
+        "created": now(),
+        "status": "running",
         "task": {
             "name": task.name,
             "source": str(task.source) if task.source else None,
@@ -51,3 +57,10 @@ def build_manifest(
         "output_config": config,
         "settings": settings.model_dump(mode="json", exclude={"api_key"}),
     }
+
+
+def finish_manifest(
+    manifest: dict[str, Any], status: str, counts: dict[str, int], timings: dict[str, float]
+) -> dict[str, Any]:
+    """The manifest at the end of a run (complete, interrupted): counts and timings added."""
+    return {**manifest, "status": status, "counts": counts, "timings": timings, "finished": now()}

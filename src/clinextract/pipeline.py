@@ -11,11 +11,10 @@ Progress flows up through a callback (`on_progress`), never by importing a face.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import heapq
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,12 +22,12 @@ from typing import Any
 
 from .data import DataSource, Row
 from .engines import Engine, Request, create_engine
-from .errors import ClinextractError, ConfigError, EngineError
+from .errors import ClinextractError, ConfigError, InternalError
 from .examples import ExamplePool
-from .manifest import build_manifest
+from .manifest import build_manifest, finish_manifest
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
-from .store import RunStore
+from .store import RunFolder, RunStore, run_dir
 from .task import Task
 from .validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
 
@@ -63,6 +62,23 @@ class Progress:
     def tokens_per_s(self) -> float:
         return self.completion_tokens / self.elapsed if self.elapsed > 0 else 0.0
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "rows": self.total,
+            "success": self.successes,
+            "failure": self.failures,
+            "reused": self.reused,
+        }
+
+    def timings(self) -> dict[str, float]:
+        return {
+            "seconds": round(self.elapsed, 3),
+            "docs_per_s": round(self.docs_per_s, 4),
+            "completion_tokens_per_s": round(self.tokens_per_s, 2),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
 
 @dataclass
 class RunSummary:
@@ -78,6 +94,23 @@ class RunSummary:
     tokens_per_s: float
     prompt_tokens: int
     completion_tokens: int
+
+    @classmethod
+    def of(cls, task: str, folder: RunFolder, progress: Progress) -> RunSummary:
+        return cls(
+            task=task,
+            run_dir=folder.path,
+            predictions_path=folder.predictions_path,
+            rows=progress.total,
+            successes=progress.successes,
+            failures=progress.failures,
+            reused=progress.reused,
+            seconds=progress.elapsed,
+            docs_per_s=progress.docs_per_s,
+            tokens_per_s=progress.tokens_per_s,
+            prompt_tokens=progress.prompt_tokens,
+            completion_tokens=progress.completion_tokens,
+        )
 
 
 ProgressCallback = Callable[[Progress, dict[str, Any] | None], None]
@@ -134,7 +167,7 @@ def run_task(
         for k in range(settings.n_runs):
             if should_stop is not None and should_stop():
                 raise RunCancelled(f"cancelled before run {k} of {settings.n_runs}")
-            run_dir = settings.output_dir / settings.run_name / f"{task.name}-run{k}"
+            folder = RunFolder(run_dir(settings, task.name, k))
             run_settings = settings.model_copy(update={"seed": settings.seed + k})
             summaries.append(
                 run_once(
@@ -142,7 +175,7 @@ def run_task(
                     source,
                     run_settings,
                     engine,
-                    run_dir,
+                    folder,
                     pool,
                     on_progress,
                     say,
@@ -170,13 +203,14 @@ def run_once(
     source: DataSource,
     settings: Settings,
     engine: Engine,
-    run_dir: Path,
+    folder: RunFolder | Path,
     pool: ExamplePool | None = None,
     on_progress: ProgressCallback | None = None,
     say: Callable[[str], None] = lambda message: None,
     *,
     should_stop: StopCheck | None = None,
 ) -> RunSummary:
+    folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
     prompts = PromptBuilder(task.description, task.schema)
     config = {
         **settings.output_config(),
@@ -187,62 +221,42 @@ def run_once(
         "examples": pool.hash if pool else None,
         **({"top_logprobs": task.top_logprobs} if task.top_logprobs else {}),
     }
-    store = RunStore(run_dir, stable_hash(config), overwrite=settings.overwrite)
+    store = RunStore(folder, stable_hash(config), overwrite=settings.overwrite)
     progress = Progress(total=len(source))
+    if store.dropped:
+        say(
+            f"{folder.path}: {store.dropped} damaged checkpoint line(s) removed; "
+            "those rows are run again"
+        )
     if store.stale:
         say(
-            f"{run_dir}: the configuration changed; {store.stale} earlier records were "
+            f"{folder.path}: the configuration changed; {store.stale} earlier records were "
             "moved to records.stale.jsonl and their rows run again"
         )
     if store.finished_rows:
-        say(f"{run_dir}: resuming, {store.finished_rows} rows already done")
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    manifest = build_manifest(task, source, settings, engine, config, created)
-    store.write_manifest({**manifest, "status": "running"})
+        say(f"{folder.path}: resuming, {store.finished_rows} rows already done")
+    manifest = build_manifest(task, source, settings, engine, config)
+    store.write_manifest(manifest)
     status = "interrupted"
+    records = _records(task, source, settings, engine, prompts, pool, store)
     try:
-        for record in _records(task, source, settings, engine, prompts, pool, store, progress):
+        for record, text in records:
             if not record.get("reused"):
                 store.append(record)  # on disk before it is reported
             _count(progress, record)
             if on_progress:
-                on_progress(progress, record)
+                # report text reaches the faces' logs only when the user asked for it
+                on_progress(progress, {**record, "text": text} if settings.log_text else record)
             if should_stop is not None and should_stop():
                 raise RunCancelled(f"cancelled after {progress.done} of {progress.total} rows")
         store.write_final(_final_items(source, store))
         status = "complete"
     finally:
+        records.close()
         store.close()
-        manifest["counts"] = {
-            "rows": progress.total,
-            "success": progress.successes,
-            "failure": progress.failures,
-            "reused": progress.reused,
-            "stale_ignored": store.stale,
-        }
-        manifest["timings"] = {
-            "seconds": round(progress.elapsed, 3),
-            "docs_per_s": round(progress.docs_per_s, 4),
-            "completion_tokens_per_s": round(progress.tokens_per_s, 2),
-            "prompt_tokens": progress.prompt_tokens,
-            "completion_tokens": progress.completion_tokens,
-        }
-        manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        store.write_manifest({**manifest, "status": status})
-    return RunSummary(
-        task.name,
-        run_dir,
-        store.predictions_path,
-        progress.total,
-        progress.successes,
-        progress.failures,
-        progress.reused,
-        progress.elapsed,
-        progress.docs_per_s,
-        progress.tokens_per_s,
-        progress.prompt_tokens,
-        progress.completion_tokens,
-    )
+        counts = {**progress.counts(), "stale_ignored": store.stale, "damaged": store.dropped}
+        store.write_manifest(finish_manifest(manifest, status, counts, progress.timings()))
+    return RunSummary.of(task.name, folder, progress)
 
 
 def _count(progress: Progress, record: dict[str, Any]) -> None:
@@ -265,9 +279,8 @@ def _records(
     prompts: PromptBuilder,
     pool: ExamplePool | None,
     store: RunStore,
-    progress: Progress,
-) -> Iterator[dict[str, Any]]:
-    """Finished records, in the order they finish."""
+) -> Generator[tuple[dict[str, Any], str], None, None]:
+    """(finished record, its report text), in the order they finish."""
     window = max(1, engine.capacity * 2)  # a queued request per slot: no idle gaps
     rows = iter(source)
     pending: list[tuple[int, int, Row]] = []  # heap: longest report first
@@ -290,12 +303,12 @@ def _records(
                     break
                 sha = text_sha(row.text)
                 if store.done(row.index, row.id, sha):
-                    yield {"row": row.index, "status": store.status(row.index), "reused": True}
+                    reused = {"row": row.index, "status": store.status(row.index), "reused": True}
+                    yield reused, row.text
                     continue
                 if not row.text:
-                    yield _record(
-                        row, Outcome(FAILURE, task.schema.null_fields(), "empty input text"), None
-                    )
+                    empty = Outcome(FAILURE, task.schema.null_fields(), "empty input text")
+                    yield _record(row, empty, None), row.text
                     continue
                 heapq.heappush(pending, (-len(row.text), row.index, row))
             while pending and len(in_flight) < window:
@@ -325,7 +338,7 @@ def _records(
                 if isinstance(step, Request):
                     submit(row, attempts)
                 else:
-                    yield _record(row, step, attempts)
+                    yield _record(row, step, attempts), row.text
             if fatal is not None:  # after saving every answer that did arrive
                 raise fatal
     finally:
@@ -366,7 +379,7 @@ def _final_items(source: DataSource, store: RunStore) -> Iterator[dict[str, Any]
         for row in source:
             rec = read(row.index)
             if rec is None:  # cannot happen after a complete pass; never write a silent gap
-                raise EngineError(f"row {row.index} has no record; re-run to complete it")
+                raise InternalError(f"row {row.index} has no record; re-run to complete it")
             yield {**row.columns, **rec["fields"], "status": rec["status"], "error": rec["error"]}
 
 

@@ -14,7 +14,7 @@ class ProgressPrinter:
     def __init__(self, console: Console, verbose: bool = False, log_text: bool = False):
         self.console = console
         self.verbose = verbose
-        self.log_text = log_text  # records never carry report text; kept for symmetry
+        self.log_text = log_text  # the pipeline adds the report text only when asked to
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -52,6 +52,8 @@ class ProgressPrinter:
             line = f"row {record['row']} (id {record['id']}): {record['status']}"
             if record.get("error"):
                 line += f" - {record['error']}"
+            if self.log_text and record.get("text") is not None:
+                line += f"\n  text: {' '.join(str(record['text']).split())[:200]}"
             self.bar.console.print(line, highlight=False)
 
     def new_run(self) -> None:

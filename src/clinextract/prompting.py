@@ -11,10 +11,9 @@ from functools import cache
 from importlib.resources import files
 
 from .examples import Example
+from .messages import COMPLETION_FORMAT, Message
 from .schema import OutputSchema
 from .settings import stable_hash
-
-Message = dict[str, str]
 
 
 @cache
@@ -53,21 +52,3 @@ class PromptBuilder:
             {"role": "assistant", "content": bad_output},
             {"role": "user", "content": template("repair").format(error=error)},
         ]
-
-
-# How a conversation is written for a plain completion endpoint (a base model has no
-# chat template): each user turn ends with a cue after which the JSON answer starts.
-COMPLETION_FORMAT = ("{system}\n\n", "{content}\nJSON:\n", "{content}\n\n")
-
-
-def render_completion_prompt(messages: Sequence[Message]) -> str:
-    system_fmt, user_fmt, assistant_fmt = COMPLETION_FORMAT
-    parts = []
-    for msg in messages:
-        if msg["role"] == "system":
-            parts.append(system_fmt.format(system=msg["content"]))
-        elif msg["role"] == "user":
-            parts.append(user_fmt.format(content=msg["content"]))
-        else:
-            parts.append(assistant_fmt.format(content=msg["content"]))
-    return "".join(parts)

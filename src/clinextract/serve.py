@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli import err_console, out_console, run_guarded, settings_from, settings_options
+from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
 from .errors import ConfigError
-from .prompting import COMPLETION_FORMAT
-from .settings import Settings
+from .messages import COMPLETION_FORMAT
+from .settings import Settings, model_file
 
 if TYPE_CHECKING:
     from .engines.embedded import EmbeddedEngine
@@ -36,7 +36,7 @@ SERVE_FIELDS = ("model", "parallel", "ctx_per_slot", "threads", "api_key", "verb
 
 
 def completion_format_template() -> str:
-    """`prompting.COMPLETION_FORMAT` as a Jinja chat template (llama.cpp's --jinja)."""
+    """`messages.COMPLETION_FORMAT` as a Jinja chat template (llama.cpp's --jinja)."""
 
     def turn(fmt: str, placeholder: str) -> str:
         before, after = fmt.split(placeholder)
@@ -133,10 +133,8 @@ def start_server(
     from .engines.embedded import EmbeddedEngine, bundled_model
 
     check_port(host, port)
-    path = Path(settings.model).expanduser() if settings.model else bundled_model()[0]
-    if not path.is_file():
-        raise ConfigError(f"model file not found: {path}")
-    own = gguf_chat_template(path) if path.suffix.lower() == ".gguf" else None
+    path = model_file(settings.model) if settings.model else bundled_model()[0]
+    own = gguf_chat_template(path)
     use_ours = chat_template == "clinextract" or (chat_template == "auto" and not own)
     served = {
         "name": name or path.stem,

@@ -14,11 +14,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-EngineName = Literal["embedded", "ollama", "openai"]
+from .errors import ConfigError
+
+EngineName = Literal["embedded", "ollama", "openai"]  # = engines.ENGINES (a test checks)
 
 
 def _flags(*names: str) -> dict[str, Any]:
     return {"flags": list(names)}
+
+
+def model_file(model: str | Path) -> Path:
+    """A local model file the embedded engine can load (a .gguf), or ConfigError."""
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"model file not found: {model}")
+    if path.suffix.lower() != ".gguf":
+        raise ConfigError(f"the embedded engine needs a .gguf file: {model}")
+    return path
 
 
 def default_parallel() -> int:
@@ -210,11 +222,10 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _check_model_file(self) -> Settings:
         if self.engine == "embedded" and self.model:
-            path = Path(self.model).expanduser()
-            if not path.is_file():
-                raise ValueError(f"model file not found: {self.model}")
-            if path.suffix.lower() != ".gguf":
-                raise ValueError(f"the embedded engine needs a .gguf file: {self.model}")
+            try:
+                model_file(self.model)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def resolved_api_key(self) -> str | None:

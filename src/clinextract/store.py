@@ -1,13 +1,18 @@
-"""The run folder: a checkpoint appended per record, a manifest, an atomic final file.
+"""The run folder, and the one place that knows its paths and files.
 
-    <run_dir>/records.jsonl                   one line per finished row, flushed at once
-    <run_dir>/manifest.json                   how the run was made (written atomically)
-    <run_dir>/nlp-predictions-dataset.json    input order, written atomically at the end
+    <output-dir>/<run-name>/<task>-run<k>/
+      records.jsonl                   one line per finished row, flushed at once (checkpoint)
+      records.stale.jsonl             lines from an earlier configuration, moved aside
+      manifest.json                   how the run was made (written atomically)
+      nlp-predictions-dataset.json    input order, written atomically at the end
+    <output-dir>/<run-name>/<task>-translations.jsonl   the --translate cache
 
-A record line carries the configuration hash it was made under. On resume, lines with
-the current hash count as done; lines from another configuration are moved aside to
-`records.stale.jsonl` and their rows are computed again. A line half-written when the
-process was killed is cut off before anything new is appended.
+`RunFolder` names every file and reads them back (everyone who reads a run goes through
+it); `RunStore` appends to the checkpoint during a run. A record line carries the
+configuration hash it was made under. On resume, lines with the current hash count as
+done; lines from another configuration are moved aside and their rows computed again.
+A line half-written when the process was killed, or one that is not a record at all, is
+dropped before anything new is appended.
 """
 
 from __future__ import annotations
@@ -19,13 +24,35 @@ import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .data import json_default
+from .errors import ConfigError
+from .settings import Settings
 
 RECORDS, MANIFEST, PREDICTIONS = "records.jsonl", "manifest.json", "nlp-predictions-dataset.json"
 STALE = "records.stale.jsonl"
+RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE)
+RECORD_KEYS = ("row", "id", "text_sha", "status", "fields")  # what every record line has
+
+
+def run_dir(settings: Settings, task_name: str, k: int = 0) -> Path:
+    """Where run `k` of a task is written."""
+    return settings.output_dir / settings.run_name / f"{task_name}-run{k}"
+
+
+def run_dirs(settings: Settings, task_name: str) -> list[Path]:
+    return [run_dir(settings, task_name, k) for k in range(settings.n_runs)]
+
+
+def translations_path(settings: Settings, task_name: str) -> Path:
+    """The --translate cache, shared by every run of the task under this run name."""
+    return settings.output_dir / settings.run_name / f"{task_name}-translations.jsonl"
+
+
+# --- files --------------------------------------------------------------------------------
 
 
 def atomic_write(path: Path, chunks: Iterable[str]) -> None:
@@ -44,19 +71,117 @@ def atomic_write(path: Path, chunks: Iterable[str]) -> None:
         raise
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=json_default, allow_nan=False)
+def write_json(path: Path, obj: Any, indent: int | None = None) -> None:
+    atomic_write(path, [dumps(obj, indent) + "\n"])
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=json_default, allow_nan=False, indent=indent)
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]:
+    """(offset, line, object) for every complete line of a JSON-lines file; the object is
+    None when the line is not a JSON object. A last line without its newline (the
+    process was killed while writing it) is not yielded."""
+    if not path.exists():
+        return
+    offset = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                return
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                obj = None
+            yield offset, line, obj if isinstance(obj, dict) else None
+            offset += len(line)
+
+
+def is_record(obj: dict[str, Any] | None) -> bool:
+    return (
+        obj is not None
+        and all(k in obj for k in RECORD_KEYS)
+        and isinstance(obj["row"], int)
+        and obj["row"] >= 0
+        and isinstance(obj["fields"], dict)
+    )
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One run's folder: its file names and how to read them back."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def records_path(self) -> Path:
+        return self.path / RECORDS
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / PREDICTIONS
+
+    @property
+    def stale_path(self) -> Path:
+        return self.path / STALE
+
+    def is_run(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest; ConfigError when the folder is not a run folder."""
+        try:
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{self.path}: not a run folder (no {MANIFEST})") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{self.manifest_path}: unreadable ({exc})") from exc
+        if not isinstance(manifest, dict):
+            raise ConfigError(f"{self.manifest_path}: not a manifest")
+        return manifest
+
+    def records(self) -> dict[int, dict[str, Any]]:
+        """row → its record in the checkpoint (the last line written for a row wins;
+        lines that are not records are skipped)."""
+        out: dict[int, dict[str, Any]] = {}
+        for _, _, rec in read_jsonl(self.records_path):
+            if is_record(rec):
+                assert rec is not None
+                out[rec["row"]] = rec
+        return out
+
+    def predictions(self) -> list[dict[str, Any]] | None:
+        """The predictions file (input order), or None when the run has not written it."""
+        if not self.predictions_path.exists():
+            return None
+        return json.loads(self.predictions_path.read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json(self.manifest_path, manifest, indent=2)
+
+
+# --- the checkpoint -------------------------------------------------------------------------
 
 
 class RunStore:
-    def __init__(self, run_dir: Path, config_hash: str, overwrite: bool = False):
-        self.run_dir = Path(run_dir)
+    """Appends finished records to a run folder's checkpoint and knows which rows are done."""
+
+    def __init__(self, folder: RunFolder | Path, config_hash: str, overwrite: bool = False):
+        self.folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+        self.run_dir = self.folder.path
         self.config_hash = config_hash
-        self.records_path = self.run_dir / RECORDS
-        self.manifest_path = self.run_dir / MANIFEST
-        self.predictions_path = self.run_dir / PREDICTIONS
+        self.records_path = self.folder.records_path
+        self.predictions_path = self.folder.predictions_path
         if overwrite and self.run_dir.exists():
-            for name in (RECORDS, MANIFEST, PREDICTIONS, STALE):
+            for name in RUN_FILES:
                 (self.run_dir / name).unlink(missing_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # A fixed-size index per row, so memory does not grow with the rows' contents:
@@ -66,39 +191,44 @@ class RunStore:
         self._digests = array("q")
         self._statuses = bytearray()
         self._status_names: list[str] = []
-        self.stale = 0
+        self.stale = 0  # lines of another configuration, moved aside
+        self.dropped = 0  # lines that were not records (garbage, half-written), removed
         self._recover()
         self._fh = self.records_path.open("ab")
 
     # --- resume ------------------------------------------------------------------------
     def _recover(self) -> None:
+        """Keep the lines of this configuration; move other configurations' lines aside;
+        drop what is not a record. The file is rewritten whenever anything was left out,
+        so the offsets of the index are offsets into the file as it now is."""
         if not self.records_path.exists():
             return
-        keep, stale, good_end = [], [], 0
-        with self.records_path.open("rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    break  # half-written by a killed process
-                good_end += len(line)
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                (keep if rec.get("config") == self.config_hash else stale).append(line)
+        keep: list[tuple[bytes, dict[str, Any]]] = []
+        stale: list[bytes] = []
+        good_end = 0
+        for offset, line, rec in read_jsonl(self.records_path):
+            good_end = offset + len(line)
+            if not is_record(rec):
+                self.dropped += 1
+            elif rec.get("config") == self.config_hash:  # type: ignore[union-attr]
+                keep.append((line, rec))  # type: ignore[arg-type]
+            else:
+                stale.append(line)
+        if good_end != self.records_path.stat().st_size:
+            self.dropped += 1  # a half-written last line
         if stale:
             self.stale = len(stale)
-            with (self.run_dir / STALE).open("ab") as fh:
+            with self.folder.stale_path.open("ab") as fh:
                 fh.writelines(stale)
-        if stale or good_end != self.records_path.stat().st_size:
+        if stale or self.dropped:
             tmp = self.records_path.with_suffix(".jsonl.tmp")
             with tmp.open("wb") as fh:
-                fh.writelines(keep)
+                fh.writelines(line for line, _ in keep)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.records_path)
         offset = 0
-        for line in keep:
-            rec = json.loads(line)
+        for line, rec in keep:
             if not rec.get("transient"):  # a passing failure is computed again
                 self._index(rec, offset)
             offset += len(line)
@@ -166,10 +296,7 @@ class RunStore:
         atomic_write(self.predictions_path, chunks())
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write(
-            self.manifest_path,
-            [json.dumps(manifest, indent=2, ensure_ascii=False, default=json_default) + "\n"],
-        )
+        self.folder.write_manifest(manifest)
 
     def close(self) -> None:
         if not self._fh.closed:

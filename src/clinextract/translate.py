@@ -31,6 +31,7 @@ from .data import DataSource, Row
 from .engines import Completion, Engine, Request
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
+from .store import translations_path
 
 SYSTEM = (
     "Translate the clinical report into English. Translate all of it; keep every number, "
@@ -60,10 +61,6 @@ def sha(text: str) -> str:
 def budget(text: str) -> int:
     """Output tokens for a translation: about the report's own length, plus the JSON."""
     return max(128, math.ceil(len(text.encode("utf-8")) / 2) + 32)
-
-
-def cache_path(settings: Settings, task_name: str) -> Path:
-    return settings.output_dir / settings.run_name / f"{task_name}-translations.jsonl"
 
 
 class TranslatedSource:
@@ -167,7 +164,7 @@ def translated_source(
             "seed": settings.seed,
         }
     )
-    cache = TranslationCache(cache_path(settings, task_name), config, settings.overwrite)
+    cache = TranslationCache(translations_path(settings, task_name), config, settings.overwrite)
     try:
         todo: dict[str, str] = {}
         for row in source:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ..cli import err_console, out_console, run_guarded, settings_from, settings_options
+from ..cli_common import err_console, out_console, run_guarded, settings_from, settings_options
 
 # Settings that a DRAGON run decides itself: the data comes from the job folders and the
 # output folder is the OUTPUT argument.

@@ -12,11 +12,9 @@ few-shot pool. The ground truth is never read here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..data import RecordsSource
 from ..engines import Engine
@@ -24,7 +22,7 @@ from ..errors import ConfigError
 from ..pipeline import ProgressCallback, RunSummary, run_once
 from ..prompting import PromptBuilder
 from ..settings import Settings
-from ..store import RECORDS, atomic_write
+from ..store import RunFolder, write_json
 from ..task import Task
 from .adapters import Adapter, make_adapter
 from .inputs import BudgetPool, TokenCounter, examples_for, fit, room_for_input
@@ -97,11 +95,11 @@ def run_job(
         pool = BudgetPool(examples, count, total_room, balance) if examples else None
 
     job_dir = Path(output) / job.name
-    run_dir = job_dir / RUN_DIR
+    folder = RunFolder(job_dir / RUN_DIR)
     source = RecordsSource(rows, INPUT, "uid", name=str(job.path / "nlp-test-dataset.json"))
-    summary = run_once(task, source, settings, engine, run_dir, pool, on_progress, say)
+    summary = run_once(task, source, settings, engine, folder, pool, on_progress, say)
 
-    records = read_records(run_dir / RECORDS)
+    records = folder.records()
     predictions, variants = [], {}
     for i, case in enumerate(cases):
         record = records.get(i)
@@ -110,7 +108,7 @@ def run_job(
             variants.setdefault(name, []).append({"uid": case["uid"], job.prediction_key: value})
     write_json(job_dir / PREDICTIONS, predictions)
     write_json(
-        run_dir / SIDECAR,
+        folder.path / SIDECAR,
         {
             "job": job.name,
             "label_name": job.label_name,
@@ -140,20 +138,3 @@ def run_job(
         pool.asked if pool else 0,
         pool.given if pool else 0,
     )
-
-
-def read_records(path: Path) -> dict[int, dict[str, Any]]:
-    """row → its record (the last one written wins)."""
-    out: dict[int, dict[str, Any]] = {}
-    if not path.exists():
-        return out
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                record = json.loads(line)
-                out[record["row"]] = record
-    return out
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, [json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"])

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..prompting import Message
+from ..messages import Message
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ prompt (`render_completion_prompt`).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import threading
 import time
@@ -22,10 +21,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EngineError
-from ..prompting import Message, render_completion_prompt
-from ..settings import Settings
-from .base import Completion, Engine, Request, TokenLogprob
+from ..errors import EngineError
+from ..messages import Message, render_completion_prompt
+from ..settings import Settings, model_file
+from .base import Completion, Engine, Request
+from .common import grammar_for, token_logprobs
 
 
 @cache
@@ -49,13 +49,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@cache
-def _grammar(schema_json: str) -> str:
-    import xllamacpp
-
-    return xllamacpp.json_schema_to_grammar(json.loads(schema_json))
-
-
 class EmbeddedEngine(Engine):
     name = "embedded"
 
@@ -70,13 +63,7 @@ class EmbeddedEngine(Engine):
         import xllamacpp
 
         if settings.model:
-            self.model_path = Path(settings.model).expanduser()
-            if not self.model_path.is_file():
-                raise ConfigError(f"model file not found: {self.model_path}")
-            if self.model_path.suffix.lower() != ".gguf":
-                raise ConfigError(
-                    f"--model must be a .gguf file for the embedded engine: {self.model_path}"
-                )
+            self.model_path = model_file(settings.model)
             self.model_sha256 = file_sha256(self.model_path)
         else:
             self.model_path, self.model_sha256 = bundled_model()
@@ -183,7 +170,7 @@ class EmbeddedEngine(Engine):
         if request.seed is not None:
             body["seed"] = request.seed
         if request.schema is not None:
-            body["grammar"] = _grammar(json.dumps(request.schema))  # key order = answer order
+            body["grammar"] = grammar_for(request.schema)
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()
@@ -216,17 +203,6 @@ def parse_completion_reply(reply: dict[str, Any], seconds: float) -> Completion:
         return Completion("", "error", error=message, seconds=seconds)
     choice = reply["choices"][0]
     usage = reply.get("usage", {})
-    logprobs = None
-    content = (choice.get("logprobs") or {}).get("content")
-    if content:
-        logprobs = [
-            TokenLogprob(
-                t["token"],
-                t["logprob"],
-                {a["token"]: a["logprob"] for a in t.get("top_logprobs", [])},
-            )
-            for t in content
-        ]
     return Completion(
         text=choice.get("text", ""),
         finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
@@ -234,5 +210,5 @@ def parse_completion_reply(reply: dict[str, Any], seconds: float) -> Completion:
         completion_tokens=usage.get("completion_tokens", 0),
         cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0),
         seconds=seconds,
-        logprobs=logprobs,
+        logprobs=token_logprobs((choice.get("logprobs") or {}).get("content")),
     )

@@ -22,10 +22,10 @@ import httpx
 
 from ..errors import ConfigError, EngineError
 from ..settings import Settings
-from .base import Completion, Request, TokenLogprob
+from .base import Completion, Request
 from .client import Server, ServerEngine, join_url
+from .common import portable_schema, token_logprobs
 from .faults import Retry
-from .openai import portable_schema
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 MIN_CTX = 2048
@@ -216,22 +216,8 @@ class OllamaEngine(ServerEngine):
             completion_tokens=completion_tokens,
             seconds=seconds,
             reasoning=message.get("thinking") or None,
-            logprobs=_logprobs(body.get("logprobs")),
+            logprobs=token_logprobs(body.get("logprobs")),
         )
-
-
-def _logprobs(items: Any) -> list[TokenLogprob] | None:
-    if not isinstance(items, list) or not items:
-        return None
-    return [
-        TokenLogprob(
-            t.get("token", ""),
-            t.get("logprob", 0.0),
-            {a["token"]: a["logprob"] for a in t.get("top_logprobs") or []},
-        )
-        for t in items
-        if isinstance(t, dict)
-    ]
 
 
 __all__ = ["OllamaEngine", "context_size", "estimate_tokens"]

@@ -19,8 +19,6 @@ completion and cached tokens), `reasoning_content`/`reasoning` → Completion.re
 
 from __future__ import annotations
 
-import copy
-import json
 from functools import cache
 from typing import Any
 
@@ -28,8 +26,9 @@ import httpx
 
 from ..errors import ConfigError
 from ..settings import Settings, stable_hash
-from .base import Completion, Request, TokenLogprob
+from .base import Completion, Request
 from .client import Server, ServerEngine, join_url
+from .common import grammar_for, portable_schema, token_logprobs
 from .faults import Retry, error_text
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"  # where `clinextract serve` listens
@@ -44,22 +43,6 @@ def _has_grammar_converter() -> bool:
     except ImportError:  # pragma: no cover
         return False
     return True
-
-
-@cache
-def _grammar(schema_json: str) -> str:
-    import xllamacpp
-
-    return xllamacpp.json_schema_to_grammar(json.loads(schema_json))
-
-
-def portable_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema without llguidance's `x-guidance` key, which strict servers reject."""
-    if "x-guidance" not in schema:
-        return schema
-    clean = copy.copy(schema)
-    del clean["x-guidance"]
-    return clean
 
 
 class OpenAIEngine(ServerEngine):
@@ -170,7 +153,7 @@ class OpenAIEngine(ServerEngine):
         if request.schema is not None:
             structured = server.info.get("structured", "response_format")
             if structured == "grammar":
-                body["grammar"] = _grammar(json.dumps(request.schema))  # key order = answer order
+                body["grammar"] = grammar_for(request.schema)
             elif structured == "guided_json":
                 body["guided_json"] = portable_schema(request.schema)
             else:
@@ -217,17 +200,6 @@ def parse_chat_reply(body: dict[str, Any], seconds: float) -> Completion:
     text = message.get("content") or ""
     reasoning = message.get("reasoning_content") or message.get("reasoning") or None
     usage = body.get("usage") or {}
-    logprobs = None
-    content = (choice.get("logprobs") or {}).get("content")
-    if content:
-        logprobs = [
-            TokenLogprob(
-                t.get("token", ""),
-                t.get("logprob", 0.0),
-                {a["token"]: a["logprob"] for a in t.get("top_logprobs") or []},
-            )
-            for t in content
-        ]
     return Completion(
         text=text,
         finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
@@ -236,7 +208,7 @@ def parse_chat_reply(body: dict[str, Any], seconds: float) -> Completion:
         cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
         seconds=seconds,
         reasoning=reasoning,
-        logprobs=logprobs,
+        logprobs=token_logprobs((choice.get("logprobs") or {}).get("content")),
     )
 
 

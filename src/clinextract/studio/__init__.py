@@ -2,5 +2,5 @@
 the results. Start it with `clinextract studio` (needs the `studio` extra).
 
 The logic lives in plain modules that do not import Streamlit (`schema_builder`,
-`workspace`, `runner`, `results`, `metrics`); the pages under `pages/` only draw them.
+`workspace`, `runner`, `results`, `metrics`); the pages under `views/` only draw them.
 """

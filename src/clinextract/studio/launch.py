@@ -14,16 +14,12 @@ from typing import Any
 
 import click
 
-from ..cli import run_guarded, settings_from, settings_options
-from ..errors import ConfigError
+from ..cli_common import run_guarded, settings_from, settings_options
+from ..errors import ConfigError, MissingExtra
 from ..settings import Settings
 from .workspace import ENV_SETTINGS, PATH_FIELDS, settings_env
 
 APP = Path(__file__).with_name("app.py")
-MISSING_EXTRA = (
-    "the Studio needs the 'studio' extra: pip install 'clinextract[studio]' "
-    "(or `make install` in a checkout)"
-)
 
 
 def streamlit_flags(host: str, port: int) -> dict[str, Any]:
@@ -55,7 +51,7 @@ def streamlit_args(host: str, port: int) -> list[str]:
 
 def launch(host: str, port: int, settings: Settings) -> int:
     if importlib.util.find_spec("streamlit") is None:
-        raise ConfigError(MISSING_EXTRA)
+        raise MissingExtra("the Studio", "studio")
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {port}")
     os.environ[ENV_SETTINGS] = settings_env(settings)

@@ -19,7 +19,7 @@ import pandas as pd
 from ..data import DataSource, json_default
 from ..errors import ConfigError
 from ..schema import OutputSchema
-from ..store import MANIFEST, PREDICTIONS, RECORDS
+from ..store import MANIFEST, RunFolder
 from .workspace import read_task_spec, task_schema
 
 ROW, ID, RAW = "_row", "_id", "raw_output"  # columns the Studio adds
@@ -76,19 +76,15 @@ def list_runs(output_dir: Path) -> list[RunInfo]:
 
 
 def load_run(run_dir: Path) -> RunResult:
-    run_dir = Path(run_dir)
-    manifest_path = run_dir / MANIFEST
-    if not manifest_path.exists():
-        raise ConfigError(f"{run_dir}: not a run folder (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    info = RunInfo(run_dir, manifest)
+    folder = RunFolder(run_dir)
+    manifest = folder.manifest()
+    info = RunInfo(folder.path, manifest)
     task_meta = manifest.get("task", {})
     input_field = task_meta.get("input_field")
-    records = read_records(run_dir / RECORDS)
-    predictions = run_dir / PREDICTIONS
-    complete = predictions.exists() and info.status == "complete"
-    if predictions.exists():
-        items = json.loads(predictions.read_text(encoding="utf-8"))
+    records = folder.records()
+    items = folder.predictions()
+    complete = items is not None and info.status == "complete"
+    if items is not None:
         rows = [_joined(n, item, records.get(n, {})) for n, item in enumerate(items)]
     else:
         texts = _texts(task_meta, records)
@@ -113,21 +109,6 @@ def load_run(run_dir: Path) -> RunResult:
         if column not in frame:
             frame[column] = None
     return RunResult(info, frame, fields, input_field, task_meta.get("id_field"), complete, schema)
-
-
-def read_records(path: Path) -> dict[int, dict[str, Any]]:
-    """row → its record in the checkpoint (a half-written last line is skipped)."""
-    out: dict[int, dict[str, Any]] = {}
-    if not path.exists():
-        return out
-    with path.open("r", encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            out[int(rec["row"])] = rec
-    return out
 
 
 def _joined(n: int, item: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

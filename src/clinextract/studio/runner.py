@@ -18,9 +18,10 @@ from typing import Any
 
 from ..data import DataSource, RecordsSource
 from ..engines import Engine
-from ..errors import ClinextractError, ConfigError, EngineError
+from ..errors import ConfigError, exit_status
 from ..pipeline import Progress, RunCancelled, RunSummary, run_task
 from ..settings import Settings
+from ..store import run_dirs
 from ..task import Task
 
 STARTING, RUNNING, DONE, CANCELLED, FAILED = "starting", "running", "done", "cancelled", "failed"
@@ -143,11 +144,7 @@ class RunJob:
         return self._stop.is_set()
 
     def _main(self) -> None:
-        run_dirs = tuple(
-            self.settings.output_dir / self.settings.run_name / f"{self.task.name}-run{k}"
-            for k in range(self.settings.n_runs)
-        )
-        self._update(run_dirs=run_dirs)
+        self._update(run_dirs=tuple(run_dirs(self.settings, self.task.name)))
         try:
             source = self.source or task_source(self.task, self.settings, self.first_rows)
             self._update(total=len(source))
@@ -162,16 +159,14 @@ class RunJob:
             )
         except RunCancelled as exc:
             self._finish(CANCELLED, error=f"{exc}; finished rows are saved, start again to resume")
-        except ConfigError as exc:
-            self._finish(FAILED, error=f"error: {exc}")
-        except EngineError as exc:
-            self._finish(FAILED, error=f"engine error: {exc}")
-        except ClinextractError as exc:
-            self._finish(FAILED, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - shown on the page, never swallowed
-            self._finish(
-                FAILED, error=f"{type(exc).__name__}: {exc}", detail=traceback.format_exc()
-            )
+            known = exit_status(exc)
+            if known is not None:
+                self._finish(FAILED, error=known[1])
+            else:
+                self._finish(
+                    FAILED, error=f"{type(exc).__name__}: {exc}", detail=traceback.format_exc()
+                )
         else:
             last = summaries[-1]
             self._finish(
