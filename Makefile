@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon]'
+	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,6 +25,7 @@ LINTED := src tests bench examples scripts
 test: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -42,6 +43,7 @@ studio: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)

@@ -1,3 +1,6 @@
+"""Fixtures every test folder may use. Helpers are imported as modules of the `tests`
+package (`from tests.fakes import FakeEngine`), so no test changes `sys.path`."""
+
 from __future__ import annotations
 
 import os
@@ -5,11 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-EXAMPLES = ROOT / "examples"
-sys.path.insert(0, str(Path(__file__).parent))  # tests/fakes.py
 
 
 @pytest.fixture

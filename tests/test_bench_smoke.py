@@ -6,16 +6,10 @@ Speed is a benchmark figure (bench/RESULTS.md), never asserted here.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench import machine, overhead, report  # noqa: E402
-from bench.dataset import SCHEMA, make_reports  # noqa: E402
-from bench.gbnf import schema_to_gbnf  # noqa: E402
+from bench import machine, overhead, report
+from bench.dataset import SCHEMA, make_reports
+from bench.gbnf import schema_to_gbnf
 
 
 def test_overhead_benchmark_on_200_rows_is_well_formed() -> None:

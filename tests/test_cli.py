@@ -98,3 +98,31 @@ def test_help_lists_the_settings(cli_env, tmp_path):
     assert proc.returncode == 0
     for flag in ("--parallel", "--max-tokens", "--num-examples", "--engine", "--overwrite"):
         assert flag in proc.stdout
+
+
+def test_a_command_whose_extra_is_missing_names_the_extra(monkeypatch):
+    """Not "No such command": the command is listed and says what to install."""
+    from click.testing import CliRunner
+
+    from clinextract import cli
+
+    monkeypatch.setitem(cli.LAZY_COMMANDS, "studio", ("json.not_installed_here:cmd", "studio"))
+    listed = CliRunner().invoke(cli.cli, ["--help"])
+    assert "studio" in listed.output and "needs the 'studio' extra" in listed.output
+    done = CliRunner().invoke(cli.cli, ["studio", "--port", "1"])
+    assert done.exit_code == 2
+    assert "pip install 'clinextract[studio]'" in done.output
+    assert "No such command" not in done.output
+
+
+def test_parquet_without_pyarrow_is_one_line_naming_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from clinextract.data import DataSource
+    from clinextract.errors import MissingExtra
+
+    (tmp_path / "r.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(MissingExtra, match=r"clinextract\[parquet\]"):
+        DataSource(tmp_path / "r.parquet", "text")

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
+
+from tests.paths import EXAMPLES
 
 pytestmark = pytest.mark.model
 

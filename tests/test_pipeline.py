@@ -7,7 +7,6 @@ import random
 import time
 
 import pytest
-from fakes import FakeEngine, ok, report_of
 
 from clinextract.data import RecordsSource
 from clinextract.engines.base import Completion
@@ -16,6 +15,7 @@ from clinextract.pipeline import run_task
 from clinextract.schema import OutputSchema
 from clinextract.settings import Settings
 from clinextract.task import Task
+from tests.fakes import FakeEngine, ok, report_of
 
 SCHEMA = OutputSchema.from_legacy({"lengte": {"type": "int"}, "woord": {"type": "str"}})
 TASK = Task("Task009_fake", "Tel de letters.", "text", SCHEMA)

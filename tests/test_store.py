@@ -81,3 +81,38 @@ def test_overwrite_starts_over(tmp_path):
     store.append(rec(0))
     store.close()
     assert not RunStore(tmp_path, "cfg", overwrite=True).done(0, "000", "sha0")
+
+
+def _checkpoint_with(tmp_path, middle: str) -> None:
+    """Records of rows 0, 1, 3, 4 with `middle` as a complete line after row 1."""
+    store = RunStore(tmp_path, "cfg")
+    for row in (0, 1, 3, 4):
+        store.append(rec(row))
+    store.close()
+    path = tmp_path / "records.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:2], middle + "\n", *lines[2:]]))
+
+
+def test_a_garbage_line_in_the_middle_is_dropped_and_later_rows_read_right(tmp_path):
+    """A complete line that is not a record: dropped, the file rewritten, so the offsets
+    of every later row point at that row's own line."""
+    _checkpoint_with(tmp_path, 'garbage {"row": 2, "id"')
+    store = RunStore(tmp_path, "cfg")
+    store.append(rec(5))
+    assert store.dropped == 1
+    assert [r for r in range(6) if store.done(r, f"{r:03d}", f"sha{r}")] == [0, 1, 3, 4, 5]
+    with store.reader() as read:
+        assert [read(r)["fields"]["x"] for r in (0, 1, 3, 4, 5)] == [0, 1, 3, 4, 5]
+    store.close()
+    lines = (tmp_path / "records.jsonl").read_text().splitlines()
+    assert [json.loads(line)["row"] for line in lines] == [0, 1, 3, 4, 5]
+
+
+def test_valid_json_of_another_shape_is_not_a_record(tmp_path):
+    _checkpoint_with(tmp_path, json.dumps({"row": "two", "status": "success"}))
+    again = RunStore(tmp_path, "cfg")
+    assert again.dropped == 1 and again.finished_rows == 4
+    with again.reader() as read:
+        assert read(4)["fields"] == {"x": 4}
+    again.close()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-from fakes import FakeEngine, ok, report_of
-
 from clinextract import translate
 from clinextract.data import RecordsSource
 from clinextract.engines.base import Completion
@@ -16,6 +14,7 @@ from clinextract.schema import OutputSchema
 from clinextract.settings import Settings
 from clinextract.store import translations_path
 from clinextract.task import Task
+from tests.fakes import FakeEngine, ok, report_of
 
 SCHEMA = OutputSchema.from_legacy({"upper": {"type": "bool"}})
 TASK = Task("Task010_nl", "Is the report in capitals?", "text", SCHEMA)

@@ -1,11 +1,6 @@
 """clinextract: schema-validated structured data from clinical reports, locally."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("clinextract")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+source"
+from .version import __version__
 
 __all__ = ["__version__", "extract", "run_task"]
 

@@ -41,8 +41,12 @@ def as_schema(schema: SchemaLike) -> OutputSchema:
 
 
 def as_source(data: DataLike, input_field: str, id_field: str | None) -> DataSource:
-    if isinstance(data, str | Path):
-        return DataSource(Path(data), input_field, id_field)
+    """Rows from what the caller has. A `str` is one report's text (never a file name:
+    pass a `pathlib.Path` for a file); a list holds texts or dicts; a DataFrame its rows."""
+    if isinstance(data, Path):
+        return DataSource(data, input_field, id_field)
+    if isinstance(data, str):
+        data = [data]
     if isinstance(data, pd.DataFrame):
         records = data.to_dict(orient="records")
     else:
@@ -64,8 +68,8 @@ def extract(
 ) -> pd.DataFrame:
     """Extract `schema` from every text in `data`; one row out per row in, in order.
 
-    data: a list of strings, a list of dicts or a DataFrame (text in `input_field`), or a
-    path to a CSV/JSON/JSONL/Parquet file. schema: a Pydantic model or a JSON Schema.
+    data: one report text (a `str`), a list of strings, a list of dicts or a DataFrame
+    (text in `input_field`), or a `pathlib.Path` to a CSV/JSON/JSONL/Parquet file. schema: a Pydantic model or a JSON Schema.
     Other keyword arguments are Settings fields (`parallel=4`, `num_examples=3`, ...).
     Pass `output_dir=...` to keep the run folder (checkpoint, manifest); otherwise it is
     temporary. Pass a loaded `engine` to reuse one model across calls.

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from .version import __version__
 from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
 from .errors import ConfigError, MissingExtra
 

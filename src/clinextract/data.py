@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, MissingExtra
 
 FORMATS = {
     ".csv": "csv",
@@ -112,9 +112,7 @@ class DataSource:
                 header = next(csv.reader(fh, dialect=self._dialect()), None)
             return list(header or [])
         if self.format == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.ParquetFile(self.path).schema_arrow.names)
+            return list(_parquet_file(self.path).schema_arrow.names)
         first = next(self._records(), None)
         return list(first) if first else []
 
@@ -153,15 +151,25 @@ class DataSource:
             for n, item in enumerate(data, start=1):
                 yield self._object(item, n)
         else:
-            import pyarrow.parquet as pq
-
-            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=4096):
+            for batch in _parquet_file(self.path).iter_batches(batch_size=4096):
                 yield from batch.to_pylist()
 
     def _object(self, item: Any, where: int) -> dict[str, Any]:
         if not isinstance(item, dict):
             raise ConfigError(f"{self.path}: record {where} is not a JSON object")
         return item
+
+
+def _parquet_file(path: Path) -> Any:
+    """A pyarrow ParquetFile; Parquet support is the `parquet` extra (pyarrow is large)."""
+    try:
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError:
+        raise MissingExtra(f"reading {path.name} (Parquet)", "parquet") from None
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's own errors: a file that is not Parquet
+        raise ConfigError(f"{path}: not a readable Parquet file ({exc})") from exc
 
 
 def _loads(text: str, path: Path, line_no: int | None) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import __version__
+from .version import __version__
 from .data import DataSource
 from .engines import Engine
 from .settings import Settings, stable_hash

@@ -29,12 +29,26 @@ def _split(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     return tuple(out)
 
 
+def more_folds(ctx: click.Context, folds: tuple) -> tuple:
+    """The official evaluator's spelling `--folds 0 1 2 3 4`: click takes the first number
+    as the option's value and leaves the rest as extra arguments, which are folds too."""
+    extra = list(ctx.args)
+    if extra and folds and all(v.replace(",", "").isdigit() for v in extra):
+        return (*folds, *(int(v) for value in extra for v in value.replace(",", " ").split()))
+    if extra:
+        raise click.UsageError(f"unexpected extra arguments: {' '.join(extra)}", ctx)
+    return folds
+
+
+FOLDS_SPELLINGS = {"allow_extra_args": True}
+
+
 @click.group("dragon")
 def dragon_group() -> None:
     """Run DRAGON benchmark jobs and score them like the official evaluator."""
 
 
-@dragon_group.command("run")
+@dragon_group.command("run", context_settings=FOLDS_SPELLINGS)
 @click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -55,7 +69,9 @@ def dragon_group() -> None:
     "(a quick look; the evaluator then needs ground truth for just those cases).",
 )
 @settings_options(exclude=NOT_FOR_DRAGON)
+@click.pass_context
 def run_cmd(
+    ctx: click.Context,
     input_dir: Path,
     output: Path | None,
     tasks: tuple,
@@ -65,6 +81,7 @@ def run_cmd(
 ) -> None:
     """Run every DRAGON job folder in INPUT (or the job folder INPUT) and write
     OUTPUT/<TaskName>-fold<k>/nlp-predictions-dataset.json (default OUTPUT: output/dragon)."""
+    folds = more_folds(ctx, folds)
     run_guarded(lambda: _run(input_dir, output, tasks, folds, limit, options))
 
 
@@ -121,7 +138,7 @@ def _run(
     return 0
 
 
-@dragon_group.command("evaluate")
+@dragon_group.command("evaluate", context_settings=FOLDS_SPELLINGS)
 @click.argument("pred", type=click.Path(path_type=Path))
 @click.argument("gt", type=click.Path(path_type=Path))
 @click.option(
@@ -152,11 +169,14 @@ def _run(
     help="official: the dragon_eval package; builtin: our "
     "re-implementation (same numbers); auto: the package when installed.",
 )
+@click.pass_context
 def evaluate_cmd(
+    ctx: click.Context,
     pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | None, scorer: str
 ) -> None:
     """Score PRED/<TaskName>-fold<k>/nlp-predictions-dataset.json against GT/<TaskName>.json
     exactly like dragon_eval 0.2.6."""
+    folds = more_folds(ctx, folds)
     run_guarded(lambda: _evaluate(pred, gt, tasks, folds, output, scorer))
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from studio_browser import Page, StudioServer, chrome, ensure_chromium
-from studio_helpers import make_workspace
 
+from clinextract.settings import Settings
 from clinextract.studio.schema_builder import FieldSpec, schema_to_fields
 from clinextract.task import load_task
+from tests.studio.browser import Page, StudioServer, chrome, ensure_chromium
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +29,9 @@ def browser(chromium):  # noqa: ANN001, ANN201
     driver.quit()
 
 
-def test_build_a_schema_and_save_a_task_in_the_browser(tmp_path: Path, browser: Page) -> None:
-    settings = make_workspace(tmp_path)
+def test_build_a_schema_and_save_a_task_in_the_browser(
+    tmp_path: Path, settings: Settings, browser: Page
+) -> None:
     with StudioServer(tmp_path) as server:
         browser.open(server.url, "Save task")
         browser.type("Field name", "side")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from studio_helpers import APP, make_workspace, use_workspace, write_task
 
 from clinextract.studio import runner
+from tests.studio.helpers import APP, make_workspace, use_workspace, write_task
 
 ROWS = [
     {"id": "a", "text": "CT: 8 mm nodule in the left lung, benign appearance."},

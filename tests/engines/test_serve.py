@@ -11,7 +11,10 @@ import time
 
 import httpx
 import pytest
-from server_helpers import (
+
+from clinextract.messages import render_completion_prompt
+from clinextract.serve import gguf_chat_template
+from tests.engines.helpers import (
     RADIOLOGY_REPORTS,
     RADIOLOGY_SPEC,
     ServeProcess,
@@ -23,9 +26,6 @@ from server_helpers import (
     run_dir,
     write_task,
 )
-
-from clinextract.messages import render_completion_prompt
-from clinextract.serve import gguf_chat_template
 
 KEY = "test-key"
 COMMON = ("--max-tokens", "48", "--num-examples", "2")  # 2 worked examples: varied answers

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from fakes import FakeEngine, ok
-
 from clinextract.data import RecordsSource
 from clinextract.engines.base import Request
 from clinextract.messages import Message
@@ -13,6 +11,7 @@ from clinextract.pipeline import run_task
 from clinextract.schema import OutputSchema
 from clinextract.settings import Settings
 from clinextract.task import Task
+from tests.fakes import FakeEngine, ok
 
 SCHEMA = OutputSchema.from_legacy({"woord": {"type": "str"}})
 TASK = Task("Task010_prime", "Geef het eerste woord.", "text", SCHEMA)

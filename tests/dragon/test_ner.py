@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,9 @@ from clinextract.dragon.ner import (
     tag_multi,
     tag_single,
 )
+from tests.paths import SYNTHETIC
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "dragon" / "synthetic" / "input"
+SHARED = SYNTHETIC / "input"
 PARTS = [
     "Patient",
     "presents",

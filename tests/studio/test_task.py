@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from studio_helpers import APP, make_workspace, use_workspace, write_task
 
 from clinextract.settings import Settings
 from clinextract.studio.schema_builder import FieldSpec, schema_to_fields
 from clinextract.task import load_task
+from tests.studio.helpers import APP, make_workspace, use_workspace, write_task
 
 
 def open_task_page(monkeypatch, settings: Settings) -> AppTest:  # noqa: ANN001

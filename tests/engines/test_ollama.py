@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeEngine, ok
-from fixtures.ollama_server import CONTEXT_LENGTH, DIGEST, OllamaFixture
-from server_helpers import (
+
+from clinextract.engines import Request, create_engine
+from clinextract.engines.ollama import context_size, estimate_tokens
+from clinextract.errors import ConfigError
+from clinextract.settings import Settings
+from tests.engines.fixtures.ollama_server import CONTEXT_LENGTH, DIGEST, OllamaFixture
+from tests.engines.helpers import (
     RADIOLOGY_REPORTS,
     RADIOLOGY_SPEC,
     records,
@@ -18,11 +22,7 @@ from server_helpers import (
     run_dir,
     write_task,
 )
-
-from clinextract.engines import Request, create_engine
-from clinextract.engines.ollama import context_size, estimate_tokens
-from clinextract.errors import ConfigError
-from clinextract.settings import Settings
+from tests.fakes import FakeEngine, ok
 
 SCHEMA = {
     "type": "object",
@@ -114,7 +114,7 @@ def test_pull_only_when_asked(fake_server):
 
 
 def test_a_server_that_is_not_ollama_is_exit_2(tmp_path):
-    from fixtures.fault_server import FaultServer
+    from tests.engines.fixtures.fault_server import FaultServer
 
     other = FaultServer().start()  # an OpenAI-compatible server: 404 on /api/show
     try:

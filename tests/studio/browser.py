@@ -24,9 +24,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
+from tests.paths import ROOT
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_SWITCHES = (
     "--headless",
     "--no-sandbox",

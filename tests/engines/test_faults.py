@@ -10,8 +10,9 @@ import sys
 import time
 
 import pytest
-from fixtures.fault_server import FaultServer, Reply, completion, ok
-from server_helpers import (
+
+from tests.engines.fixtures.fault_server import FaultServer, Reply, completion, ok
+from tests.engines.helpers import (
     TESTS,
     error_lines,
     free_port,
@@ -193,7 +194,7 @@ def test_killed_server_exit_1_then_resume_without_recomputing(tmp_path):
     args = run_args(task, "--engine", "openai", "--base-url", url, "--concurrency", "1",
                     "--max-failures", "3")  # fmt: skip
     server = start_server("0.3")
-    from server_helpers import cli_env
+    from tests.engines.helpers import cli_env
 
     run = subprocess.Popen(args, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)  # fmt: skip

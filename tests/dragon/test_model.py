@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 from clinextract.dragon.evaluate import evaluate
-from clinextract.dragon.jobs import load_job
 from clinextract.dragon.runner import RUN_DIR, run_job
 from clinextract.engines import create_engine
 from clinextract.settings import Settings
+from tests.paths import SYNTHETIC
 
 pytestmark = pytest.mark.model
-
-SYNTHETIC = Path(__file__).resolve().parents[2] / "shared" / "dragon" / "synthetic"
 
 
 def subset_gt(pred_root: Path, dest: Path) -> Path:
@@ -28,19 +26,19 @@ def subset_gt(pred_root: Path, dest: Path) -> Path:
     return dest
 
 
-def test_binary_probabilities_and_ner_tags_from_the_real_model(tmp_path):
+def test_binary_probabilities_and_ner_tags_from_the_real_model(tmp_path, synthetic_job):
     settings = Settings(parallel=2, ctx_per_slot=2048, num_examples=1, output_dir=tmp_path)
     out = tmp_path / "pred"
     with create_engine(settings) as engine:
         binary = run_job(
-            load_job(SYNTHETIC / "input" / "Task101_Example_sl_bin_clf-fold0"),
+            synthetic_job("Task101_Example_sl_bin_clf"),
             settings,
             engine,
             out,
             limit=3,
         )
         ner = run_job(
-            load_job(SYNTHETIC / "input" / "Task109_Example_ml_ner-fold0"),
+            synthetic_job("Task109_Example_ml_ner"),
             settings,
             engine,
             out,
@@ -55,7 +53,7 @@ def test_binary_probabilities_and_ner_tags_from_the_real_model(tmp_path):
     records = (binary.predictions_path.parent / RUN_DIR / "records.jsonl").read_text()
     assert all("logprobs" in json.loads(line) for line in records.splitlines())
     tags = json.loads(ner.predictions_path.read_text())
-    job = load_job(SYNTHETIC / "input" / "Task109_Example_ml_ner-fold0")
+    job = synthetic_job("Task109_Example_ml_ner")
     for pred, case in zip(tags, job.test, strict=False):
         assert len(pred["multi_label_named_entity_recognition"]) == len(case["text_parts"])
     metrics = evaluate(out, subset_gt(out, tmp_path / "gt"), scorer="official")

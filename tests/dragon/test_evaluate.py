@@ -23,10 +23,11 @@ from clinextract.dragon.evaluate import (
     evaluate_official,
     find_scope,
 )
+from tests.paths import SYNTHETIC
 
 pytest.importorskip("dragon_eval", reason="the official scorer is in the `dragon` extra")
 
-GT = Path(__file__).resolve().parents[2] / "shared" / "dragon" / "synthetic" / "ground-truth"
+GT = SYNTHETIC / "ground-truth"
 
 
 def _tags_pool(rows, label):
@@ -251,3 +252,23 @@ def test_cli_evaluate_writes_official_metrics(tmp_path, cli_env):
         timeout=120,
     )
     assert bad.returncode == 2 and "not found" in bad.stderr
+
+
+@pytest.mark.parametrize("spelling", [["0", "1", "2"], ["0,1,2"], ["0,1", "2"]])
+def test_folds_in_the_official_evaluators_spelling_and_ours(tmp_path, spelling):
+    from click.testing import CliRunner
+
+    from clinextract.cli import cli
+
+    write_predictions(random.Random(3), GT, tmp_path / "pred", folds=(0, 1, 2))
+    out = tmp_path / "metrics.json"
+    args = ["dragon", "evaluate", str(tmp_path / "pred"), str(GT), "--tasks", "101"]
+    done = CliRunner().invoke(
+        cli, [*args, "--folds", *spelling, "-o", str(out), "--scorer", "builtin"]
+    )
+    assert done.exit_code == 0, done.output
+    assert set(json.loads(out.read_text())["case"]["Task101_Example_sl_bin_clf"]) == {
+        f"Task101_Example_sl_bin_clf-fold{k}" for k in (0, 1, 2)
+    }
+    stray = CliRunner().invoke(cli, [*args, "--folds", "0", "extra"])
+    assert stray.exit_code == 2 and "unexpected extra arguments: extra" in stray.output

@@ -8,15 +8,15 @@ import csv
 import json
 from pathlib import Path
 
-from fakes import FakeEngine, ok
-
 from clinextract.engines.base import Completion, Request
 from clinextract.pipeline import run_task
 from clinextract.settings import Settings
 from clinextract.studio.workspace import ENV_SETTINGS, settings_env
 from clinextract.task import load_task
+from tests.fakes import FakeEngine, ok
+from tests.paths import ROOT
 
-APP = Path(__file__).resolve().parents[1] / "src" / "clinextract" / "studio" / "app.py"
+APP = ROOT / "src" / "clinextract" / "studio" / "app.py"
 
 REPORTS = [
     {"id": "r1", "text": "CT thorax: nodule of 6 mm in the right upper lobe.", "age": "61"},

@@ -12,13 +12,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from fakes import FakeEngine
-from studio_helpers import fake_answer, make_workspace, write_task
 
 from clinextract.engines.base import Completion, Request
 from clinextract.pipeline import RunCancelled, run_task
+from clinextract.settings import Settings
 from clinextract.studio import runner
 from clinextract.task import load_task
+from tests.fakes import FakeEngine
+from tests.studio.helpers import fake_answer, write_task
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +33,9 @@ def no_leftover_job():
     runner.forget_finished()
 
 
-def test_should_stop_cancels_keeps_finished_rows_and_resumes(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_should_stop_cancels_keeps_finished_rows_and_resumes(
+    tmp_path: Path, settings: Settings
+) -> None:
     seen = []
 
     def stop_after_two() -> bool:
@@ -59,8 +61,9 @@ def test_should_stop_cancels_keeps_finished_rows_and_resumes(tmp_path: Path) -> 
     assert len(engine.requests) == 2 + 2 + 1  # r4 is repaired once
 
 
-def test_a_job_runs_in_the_background_and_reports_counts(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_a_job_runs_in_the_background_and_reports_counts(
+    tmp_path: Path, settings: Settings
+) -> None:
     task = load_task(write_task(settings), settings)
     job = runner.start_job(
         task, settings, engine=FakeEngine(fake_answer, capacity=2, threaded=True)
@@ -72,8 +75,7 @@ def test_a_job_runs_in_the_background_and_reports_counts(tmp_path: Path) -> None
     assert snap.run_dirs == (settings.output_dir / "run" / "Task001_lesions-run0",)
 
 
-def test_first_rows_limits_the_run(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_first_rows_limits_the_run(tmp_path: Path, settings: Settings) -> None:
     task = load_task(write_task(settings), settings)
     assert len(runner.task_source(task, settings)) == 4
     job = runner.start_job(
@@ -85,8 +87,9 @@ def test_first_rows_limits_the_run(tmp_path: Path) -> None:
     assert [i["id"] for i in items] == ["r1", "r2"]
 
 
-def test_cancel_stops_a_job_and_a_second_job_waits_its_turn(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_cancel_stops_a_job_and_a_second_job_waits_its_turn(
+    tmp_path: Path, settings: Settings
+) -> None:
     task = load_task(write_task(settings), settings)
     gate = threading.Event()
 
@@ -105,8 +108,7 @@ def test_cancel_stops_a_job_and_a_second_job_waits_its_turn(tmp_path: Path) -> N
     assert snap.done < 4
 
 
-def test_errors_are_reported_plainly_never_as_success(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_errors_are_reported_plainly_never_as_success(tmp_path: Path, settings: Settings) -> None:
     task = load_task(write_task(settings, data="missing.csv"), settings)
     snap = runner.start_job(task, settings, engine=FakeEngine(fake_answer)).wait(30)
     assert snap.state == runner.FAILED

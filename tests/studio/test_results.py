@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from studio_helpers import APP, fake_run, make_workspace, use_workspace
 
+from clinextract.settings import Settings
 from clinextract.studio import results
+from tests.studio.helpers import APP, fake_run, make_workspace, use_workspace
 
 
 @pytest.fixture()
@@ -37,8 +38,7 @@ def test_load_run_joins_predictions_with_the_checkpoint(run_dir: Path) -> None:
     assert [r.path for r in results.list_runs(run_dir.parents[1])] == [run_dir]
 
 
-def test_an_unfinished_run_is_read_from_its_checkpoint(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_an_unfinished_run_is_read_from_its_checkpoint(tmp_path: Path, settings: Settings) -> None:
     # asked before the run, then after each row: stop after the second row
     answers = iter([False, False, True])
     with pytest.raises(Exception, match="cancelled after 2 of 4"):

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from studio_helpers import make_workspace, write_task
 
 from clinextract.errors import ConfigError
+from clinextract.settings import Settings
 from clinextract.studio import draft as drafts
 from clinextract.studio import workspace
 from clinextract.studio.schema_builder import FieldSpec, fields_to_schema, schema_to_fields
 from clinextract.task import load_task
+from tests.studio.helpers import make_workspace, write_task
 
 TWO_FIELDS = [
     FieldSpec("side", "choice", choices=["left", "right"]),
@@ -33,8 +34,9 @@ def save(settings, **changes):  # noqa: ANN001, ANN201 - test helper
     return workspace.save_task(settings, **args)
 
 
-def test_save_task_writes_a_task_and_schema_that_load_task_reads(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_save_task_writes_a_task_and_schema_that_load_task_reads(
+    tmp_path: Path, settings: Settings
+) -> None:
     task = save(settings, example_path="examples.jsonl", id_field="id")
     path = settings.task_dir / "Task003_lung_nodules_ct.json"
     assert task.source == path
@@ -54,8 +56,9 @@ def test_save_task_writes_a_task_and_schema_that_load_task_reads(tmp_path: Path)
     assert schema_to_fields(loaded.schema) == TWO_FIELDS
 
 
-def test_a_taken_number_is_refused_and_editing_may_rename(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_a_taken_number_is_refused_and_editing_may_rename(
+    tmp_path: Path, settings: Settings
+) -> None:
     first = save(settings)
     with pytest.raises(ConfigError, match="task number 3 is taken by Task003_lung_nodules_ct"):
         save(settings, name="other")
@@ -65,8 +68,7 @@ def test_a_taken_number_is_refused_and_editing_may_rename(tmp_path: Path) -> Non
     assert workspace.next_task_number(settings.task_dir) == 4
 
 
-def test_nothing_is_written_for_an_invalid_schema_or_missing_parts(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_nothing_is_written_for_an_invalid_schema_or_missing_parts(settings: Settings) -> None:
     with pytest.raises(ConfigError, match="object with 'properties'"):
         save(settings, schema={"type": "object", "properties": {}})
     with pytest.raises(ConfigError, match="description"):
@@ -77,8 +79,9 @@ def test_nothing_is_written_for_an_invalid_schema_or_missing_parts(tmp_path: Pat
     assert not (settings.task_dir / "parsers").exists()
 
 
-def test_keep_parser_leaves_an_existing_schema_file_alone(tmp_path: Path) -> None:
-    settings = make_workspace(tmp_path)
+def test_keep_parser_leaves_an_existing_schema_file_alone(
+    tmp_path: Path, settings: Settings
+) -> None:
     original = write_task(settings, number=1, name="old")
     parser = settings.task_dir / "parsers" / "Task001_old.json"
     before = parser.read_text()

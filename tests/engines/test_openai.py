@@ -8,12 +8,12 @@ import json
 
 import pytest
 import xllamacpp
-from fixtures.fault_server import FaultServer, Reply, completion, ok
-from server_helpers import predictions, records, run_cli, write_task
 
 from clinextract.engines import Request, create_engine
 from clinextract.errors import ConfigError
 from clinextract.settings import Settings
+from tests.engines.fixtures.fault_server import FaultServer, Reply, completion, ok
+from tests.engines.helpers import predictions, records, run_cli, write_task
 
 SCHEMA = {
     "type": "object",
@@ -23,14 +23,6 @@ SCHEMA = {
     "x-guidance": {"whitespace_flexible": False},
 }
 MESSAGES = [{"role": "system", "content": "s"}, {"role": "user", "content": "Report:\nvalue 7"}]
-
-
-@pytest.fixture
-def server(request):
-    kw = getattr(request, "param", {})
-    srv = FaultServer(**kw).start()
-    yield srv
-    srv.stop()
 
 
 def engine_for(*servers, **settings):

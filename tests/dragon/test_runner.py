@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakes import FakeEngine
 
 from clinextract.dragon.jobs import find_jobs, load_job
 from clinextract.dragon.runner import run_job
 from clinextract.engines.base import Completion, Request, TokenLogprob
-from clinextract.settings import Settings
+from tests.fakes import FakeEngine
+from tests.paths import SYNTHETIC
 
-SYNTHETIC = Path(__file__).resolve().parents[2] / "shared" / "dragon" / "synthetic"
 INPUT, GT = SYNTHETIC / "input", SYNTHETIC / "ground-truth"
 
 
@@ -63,11 +62,6 @@ def schema_answer(request: Request, seed: int = 0) -> Completion:
             top = {"true": math.log(p), " false": math.log(1 - p), '"': -0.1}
             logprobs.append(TokenLogprob(tok, -0.5, top if tok in ("true", "false") else {}))
     return Completion(text, "stop", prompt_tokens=50, completion_tokens=8, logprobs=logprobs)
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(output_dir=tmp_path, parallel=2, ctx_per_slot=4096)
 
 
 def test_every_synthetic_job_gives_a_file_the_official_evaluator_accepts(tmp_path, settings):

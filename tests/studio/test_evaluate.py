@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
-from studio_helpers import APP, fake_run, make_workspace, use_workspace
+
+from tests.studio.helpers import APP, fake_run, make_workspace, use_workspace
 
 # predictions (see studio_helpers.ANSWERS): r1 right 6 · r2 left 12 · r3 left null · r4 failed
 GOLD = "id,side,size_mm\nr1,right,6\nr2,left,12\nr3,none,\nr4,right,30\n"
