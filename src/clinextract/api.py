@@ -69,7 +69,8 @@ def extract(
     """Extract `schema` from every text in `data`; one row out per row in, in order.
 
     data: one report text (a `str`), a list of strings, a list of dicts or a DataFrame
-    (text in `input_field`), or a `pathlib.Path` to a CSV/JSON/JSONL/Parquet file. schema: a Pydantic model or a JSON Schema.
+    (text in `input_field`), or a `pathlib.Path` to a CSV/JSON/JSONL/Parquet file.
+    schema: a Pydantic model or a JSON Schema.
     Other keyword arguments are Settings fields (`parallel=4`, `num_examples=3`, ...).
     Pass `output_dir=...` to keep the run folder (checkpoint, manifest); otherwise it is
     temporary. Pass a loaded `engine` to reuse one model across calls.

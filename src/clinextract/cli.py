@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from .version import __version__
 from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
 from .errors import ConfigError, MissingExtra
+from .version import __version__
 
 # --- commands ---------------------------------------------------------------------------
 

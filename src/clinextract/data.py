@@ -172,6 +172,21 @@ def _parquet_file(path: Path) -> Any:
         raise ConfigError(f"{path}: not a readable Parquet file ({exc})") from exc
 
 
+def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
+    """A JSON file that must hold one object (task files, schemas); ConfigError else."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a {what} must be a JSON object")
+    return data
+
+
 def _loads(text: str, path: Path, line_no: int | None) -> Any:
     try:
         return json.loads(text)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .version import __version__
 from .data import DataSource
 from .engines import Engine
 from .settings import Settings, stable_hash
 from .task import Task
+from .version import __version__
 
 
 def now() -> str:

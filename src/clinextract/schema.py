@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .data import read_json_object
 from .errors import ConfigError
 from .schema_models import model_from_json_schema
 from .settings import stable_hash
@@ -146,13 +147,7 @@ def load_schema(spec: Any, parsers_dir: Path, source: str) -> OutputSchema:
     if not path.exists():
         raise ConfigError(f"{source}: Parser_Format file not found: {path}")
     if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a JSON Schema object")
-        return load_schema(data, parsers_dir, str(path))
+        return load_schema(read_json_object(path, "JSON Schema"), parsers_dir, str(path))
     if path.suffix == ".py":
         return OutputSchema.from_model(_import_parser(path), str(path))
     raise ConfigError(f"{source}: Parser_Format must end in .py or .json, got {spec!r}")

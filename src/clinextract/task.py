@@ -7,12 +7,12 @@ inline object) and optionally `Example_Path` (under --example-dir) and `Id_Field
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .data import read_json_object
 from .errors import ConfigError
 from .schema import OutputSchema, load_schema
 from .settings import Settings
@@ -75,13 +75,7 @@ def resolve_task_ref(ref: str | Path | int | None, settings: Settings) -> Path:
 
 def load_task(ref: str | Path | int | None, settings: Settings) -> Task:
     path = resolve_task_ref(ref, settings)
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8") from exc
-    return task_from_dict(spec, settings, source=path)
+    return task_from_dict(read_json_object(path, "task file"), settings, source=path)
 
 
 def task_from_dict(spec: Any, settings: Settings, source: Path | None = None) -> Task:

@@ -172,7 +172,12 @@ def _run(
 @click.pass_context
 def evaluate_cmd(
     ctx: click.Context,
-    pred: Path, gt: Path, tasks: tuple, folds: tuple, output: Path | None, scorer: str
+    pred: Path,
+    gt: Path,
+    tasks: tuple,
+    folds: tuple,
+    output: Path | None,
+    scorer: str,
 ) -> None:
     """Score PRED/<TaskName>-fold<k>/nlp-predictions-dataset.json against GT/<TaskName>.json
     exactly like dragon_eval 0.2.6."""

@@ -28,7 +28,6 @@ class Request:
     temperature: float = 0.0
     seed: int | None = None
     top_logprobs: int = 0  # >0: return the top-k alternatives per output token
-    tag: Any = None  # opaque to engines; the caller's bookkeeping
 
 
 @dataclass

@@ -71,6 +71,19 @@ def task_source(task: Task, settings: Settings, first_rows: int = 0) -> DataSour
     )
 
 
+def counts_of(run: Progress | RunSummary) -> dict[str, Any]:
+    """The Snapshot's counters from a run under way or a finished one."""
+    total, done = (run.rows, run.rows) if isinstance(run, RunSummary) else (run.total, run.done)
+    return {
+        "total": total,
+        "done": done,
+        "successes": run.successes,
+        "failures": run.failures,
+        "reused": run.reused,
+        "docs_per_s": run.docs_per_s,
+    }
+
+
 class RunJob:
     def __init__(
         self,
@@ -127,15 +140,7 @@ class RunJob:
         self._update(messages=(*self._snap.messages, message))
 
     def _progress(self, progress: Progress, record: dict[str, Any] | None) -> None:
-        self._update(
-            state=RUNNING,
-            total=progress.total,
-            done=progress.done,
-            successes=progress.successes,
-            failures=progress.failures,
-            reused=progress.reused,
-            docs_per_s=progress.docs_per_s,
-        )
+        self._update(state=RUNNING, **counts_of(progress))
 
     def _should_stop(self) -> bool:
         # first asked once the engine is up, before any row: the run is under way
@@ -168,17 +173,7 @@ class RunJob:
                     FAILED, error=f"{type(exc).__name__}: {exc}", detail=traceback.format_exc()
                 )
         else:
-            last = summaries[-1]
-            self._finish(
-                DONE,
-                summaries=tuple(summaries),
-                total=last.rows,
-                done=last.rows,
-                successes=last.successes,
-                failures=last.failures,
-                reused=last.reused,
-                docs_per_s=last.docs_per_s,
-            )
+            self._finish(DONE, summaries=tuple(summaries), **counts_of(summaries[-1]))
 
     def _finish(self, state: str, **changes: Any) -> None:
         self._update(state=state, elapsed=time.perf_counter() - self._started, **changes)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data import FORMATS, DataSource, as_text
+from ..data import FORMATS, DataSource, as_text, read_json_object
 from ..errors import ConfigError
 from ..schema import OutputSchema, load_schema
 from ..settings import Settings
@@ -81,13 +81,7 @@ def task_file_name(number: int, name: str) -> str:
 
 
 def read_task_spec(path: Path) -> dict[str, Any]:
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable task file ({exc})") from exc
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: a task file must be a JSON object")
-    return spec
+    return read_json_object(path, "task file")
 
 
 def task_schema(spec: dict[str, Any], task_path: Path) -> OutputSchema:
