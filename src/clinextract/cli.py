@@ -122,6 +122,28 @@ def _run(task_ref: str | None, task_id: int | None, show: int, options: dict[str
     return 0
 
 
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report here instead of RUN_DIR/report.html (it holds report text).",
+)
+def report_cmd(run_dir: Path, output: Path | None) -> None:
+    """Write the run report of RUN_DIR again: one offline HTML page with every value's
+    evidence, confidences, failures and filters."""
+    run_guarded(lambda: _report(run_dir, output))
+
+
+def _report(run_dir: Path, output: Path | None) -> int:
+    from .report import write_report
+
+    out_console.print(f"report: {write_report(run_dir, output=output)}", highlight=False)
+    return 0
+
+
 def print_summary(summary: Any) -> None:
     out_console.print(
         f"[bold]{summary.task}[/bold]: {summary.rows} rows, "

@@ -5,6 +5,7 @@
       records.stale.jsonl             lines from an earlier configuration, moved aside
       manifest.json                   how the run was made (written atomically)
       nlp-predictions-dataset.json    input order, written atomically at the end
+      report.html                     the run report (report.py), holds report text
     <output-dir>/<run-name>/<task>-translations.jsonl   the --translate cache
 
 `RunFolder` names every file and reads them back (everyone who reads a run goes through
@@ -22,19 +23,20 @@ import json
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import json_default
+from .data import DataSource, json_default
 from .errors import ConfigError
 from .settings import Settings
 
 RECORDS, MANIFEST, PREDICTIONS = "records.jsonl", "manifest.json", "nlp-predictions-dataset.json"
 STALE = "records.stale.jsonl"
-RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE)
+REPORT = "report.html"
+RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE, REPORT)
 RECORD_KEYS = ("row", "id", "text_sha", "status", "fields")  # what every record line has
 
 
@@ -133,6 +135,10 @@ class RunFolder:
     def stale_path(self) -> Path:
         return self.path / STALE
 
+    @property
+    def report_path(self) -> Path:
+        return self.path / REPORT
+
     def is_run(self) -> bool:
         return self.manifest_path.is_file()
 
@@ -163,6 +169,20 @@ class RunFolder:
         if not self.predictions_path.exists():
             return None
         return json.loads(self.predictions_path.read_text(encoding="utf-8"))
+
+    def input_texts(self, rows: Collection[int]) -> dict[int, str]:
+        """Report texts by row, read back from the data file the manifest names (a run
+        without a predictions file keeps no text); {} when that file is gone or unreadable."""
+        task = self.manifest().get("task") or {}
+        data, field = task.get("data"), task.get("input_field")
+        if not rows or not data or not field or not Path(data).is_file():
+            return {}
+        try:
+            source = DataSource(Path(data), field, task.get("id_field"))
+            wanted = set(rows)
+            return {row.index: row.text for row in source if row.index in wanted}
+        except ConfigError:
+            return {}
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.manifest_path, manifest, indent=2)

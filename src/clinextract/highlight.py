@@ -1,0 +1,149 @@
+"""A report text with each value's evidence marked: the one implementation of
+"text + evidence → highlighted segments", used by the run report (report.py), the
+Studio's Results page and its review page.
+
+Evidence is what a record keeps per leaf path (`nodus.grootte_mm`, `bevindingen[1]`): a
+list of `{"text", "start", "end", "match"}` with character offsets into the original
+report text. Spans from different values may overlap or nest ("nodus van 6 mm" for
+`nodus.aanwezig` around "6 mm" for `nodus.grootte_mm`); `segments` cuts the text at
+every span boundary, so each piece knows every value that covers it and nothing is lost
+or drawn twice. A span whose offsets do not point at its own text (another text, a
+changed file) is left out: a mark in the wrong place is worse than none.
+
+Colours are per field (the leaf path without list positions: every `bevindingen[n]`
+shares `bevindingen`'s colour), so the same field looks the same in every record.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MATCHED = ("exact", "fuzzy")  # evidence that has offsets; "none" means not found in the text
+
+# Light backgrounds that keep black text readable and stay apart from each other.
+PALETTE = (
+    "#ffd966",
+    "#9fd8f5",
+    "#b6e3a8",
+    "#f7b4c6",
+    "#d3c0f2",
+    "#ffc38a",
+    "#8fe0d0",
+    "#e6e08a",
+    "#f2a8a0",
+    "#b9c9f0",
+    "#e8c39e",
+    "#f0c8f0",
+)
+GREY = "#d9d9d9"  # a path without a field colour (a group that is null as a whole)
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def field_key(path: str) -> str:
+    """The field a leaf path belongs to, list positions dropped: 'b[2].x' → 'b[].x'."""
+    return _INDEX.sub("[]", path)
+
+
+def field_colours(keys: list[str]) -> dict[str, str]:
+    """A colour per field key, in the order given (the palette repeats after 12)."""
+    return {key: PALETTE[n % len(PALETTE)] for n, key in enumerate(dict.fromkeys(keys))}
+
+
+def leaf_values(fields: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, value) for every leaf of a record's fields, in answer order. A leaf is a
+    value that is not an object or a non-empty list (text, number, boolean, null, [])."""
+    if isinstance(fields, dict) and (fields or not path):
+        for key, sub in fields.items():
+            yield from leaf_values(sub, f"{path}.{key}" if path else str(key))
+    elif isinstance(fields, list) and fields:
+        for n, item in enumerate(fields):
+            yield from leaf_values(item, f"{path}[{n}]")
+    else:
+        yield path, fields
+
+
+def value_text(value: Any) -> str:
+    """A value as one short line: text as is, null as '—', everything else as JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """text[start:end], covered by the evidence of `paths` (none: plain text)."""
+
+    start: int
+    end: int
+    paths: tuple[str, ...]
+
+
+def spans(text: str, evidence: Mapping[str, Any] | None) -> list[tuple[int, int, str]]:
+    """(start, end, path) of every evidence entry that points at its own text."""
+    out = []
+    for path, entries in (evidence or {}).items():
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or entry.get("match") not in MATCHED:
+                continue
+            start, end = entry.get("start"), entry.get("end")
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+                continue
+            quoted = entry.get("text")
+            if end > len(text) or (isinstance(quoted, str) and text[start:end] != quoted):
+                continue
+            out.append((start, end, path))
+    return out
+
+
+def segments(text: str, evidence: Mapping[str, Any] | None) -> list[Segment]:
+    """The whole text as consecutive segments; each knows the values whose evidence
+    covers it (in the order the values come in `evidence`)."""
+    found = spans(text, evidence)
+    order = {path: n for n, path in enumerate(evidence or {})}
+    cuts = sorted({0, len(text), *(s for s, _, _ in found), *(e for _, e, _ in found)})
+    out = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        covering = {p for s, e, p in found if s <= start and end <= e}
+        out.append(Segment(start, end, tuple(sorted(covering, key=order.__getitem__))))
+    return out
+
+
+def background(colours: list[str]) -> str:
+    """CSS for a mark covered by one or more fields: one colour, or stripes of each."""
+    if len(colours) == 1:
+        return f"background:{colours[0]}"
+    step = 100 / len(colours)
+    stops = ",".join(f"{c} {n * step:.0f}% {(n + 1) * step:.0f}%" for n, c in enumerate(colours))
+    return f"background:linear-gradient(180deg,{stops})"
+
+
+def highlight_html(
+    text: str,
+    evidence: Mapping[str, Any] | None,
+    colours: Mapping[str, str],
+    titles: Mapping[str, str] | None = None,
+) -> str:
+    """The text as HTML (escaped, line breaks kept by the caller's `white-space:
+    pre-wrap`), every evidence span a `<mark>` in its field's colour; its `title` (the
+    hover text) is `titles[path]` for each covering value, else the path."""
+    titles = titles or {}
+    parts = []
+    for seg in segments(text, evidence):
+        piece = html.escape(text[seg.start : seg.end])
+        if not seg.paths:
+            parts.append(piece)
+            continue
+        fill = [colours.get(field_key(p), GREY) for p in seg.paths]
+        title = html.escape("\n".join(titles.get(p, p) for p in seg.paths))
+        data = html.escape(" ".join(seg.paths))
+        parts.append(
+            f'<mark data-paths="{data}" title="{title}" style="{background(fill)}">{piece}</mark>'
+        )
+    return "".join(parts)
