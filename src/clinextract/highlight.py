@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +50,25 @@ def field_key(path: str) -> str:
     return _INDEX.sub("[]", path)
 
 
-def field_colours(keys: list[str]) -> dict[str, str]:
-    """A colour per field key, in the order given (the palette repeats after 12)."""
-    return {key: PALETTE[n % len(PALETTE)] for n, key in enumerate(dict.fromkeys(keys))}
+def field_keys(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The field keys of a run's records, in the order they first appear."""
+    return list(dict.fromkeys(field_key(p) for rec in records for p, _ in record_leaves(rec)))
+
+
+def group_keys(keys: Iterable[str]) -> set[str]:
+    """Keys that other keys lie inside ('nodus' for 'nodus.mm', 'b' for 'b[]'): a group
+    that is null or [] as a whole (a failed record), not a field with values of its own."""
+    keys = list(keys)
+    return {k for k in keys if any(o.startswith((k + ".", k + "[")) for o in keys)}
+
+
+def field_colours(keys: Iterable[str]) -> dict[str, str]:
+    """A colour per field key, in the order given (the palette repeats after 12); groups
+    are grey and take no colour from the fields."""
+    keys = list(dict.fromkeys(keys))
+    groups = group_keys(keys)
+    fields = [k for k in keys if k not in groups]
+    return {k: GREY if k in groups else PALETTE[fields.index(k) % len(PALETTE)] for k in keys}
 
 
 def leaf_values(fields: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -65,6 +82,38 @@ def leaf_values(fields: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from leaf_values(item, f"{path}[{n}]")
     else:
         yield path, fields
+
+
+def record_leaves(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(path, value) for a record's leaves, plus the paths that only its confidence or
+    evidence names (so nothing measured is left out of a view)."""
+    found = dict(leaf_values(record.get("fields") or {}))
+    for extra in (record.get("confidence") or {}, record.get("evidence") or {}):
+        for path in extra:
+            found.setdefault(path, None)
+    return list(found.items())
+
+
+def best_match(entries: Any) -> str | None:
+    """The best evidence a value has: 'exact', 'fuzzy', 'none', or None (no entry)."""
+    ranks = {"exact": 3, "fuzzy": 2, "none": 1}
+    found = [e.get("match") for e in entries or [] if isinstance(e, dict)]
+    return max((m for m in found if m in ranks), key=ranks.__getitem__, default=None)
+
+
+def confidence_of(confidence: Any, path: str) -> float | None:
+    """A value's confidence when the record has a usable one (a finite number)."""
+    value = confidence.get(path) if isinstance(confidence, Mapping) else None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def lowest_confidence(confidence: Any) -> float | None:
+    """The lowest confidence of a record's values (None when none was measured)."""
+    if not isinstance(confidence, Mapping):
+        return None
+    known = [c for c in (confidence_of(confidence, p) for p in confidence) if c is not None]
+    return min(known, default=None)
 
 
 def value_text(value: Any) -> str:
@@ -147,3 +196,11 @@ def highlight_html(
             f'<mark data-paths="{data}" title="{title}" style="{background(fill)}">{piece}</mark>'
         )
     return "".join(parts)
+
+
+def legend_html(paths: Iterable[str], colours: Mapping[str, str]) -> str:
+    """One swatch with its name per field of `paths`, in the highlight colours."""
+    keys = dict.fromkeys(field_key(p) for p in paths)
+    return " ".join(
+        f'<mark style="background:{colours.get(k, GREY)}">{html.escape(k)}</mark>' for k in keys
+    )

@@ -31,11 +31,14 @@ from typing import Any
 
 from .errors import ConfigError
 from .highlight import (
-    GREY,
     background,
+    best_match,
+    confidence_of,
     field_colours,
     field_key,
-    leaf_values,
+    field_keys,
+    group_keys,
+    record_leaves,
     segments,
     value_text,
 )
@@ -45,7 +48,6 @@ from .version import __version__
 Texts = Mapping[int, str] | Callable[[int], str | None]
 TEMPLATE = "report_template.html"
 TITLE_MARK, DATA_MARK = "<!--REPORT_TITLE-->", "/*REPORT_DATA*/"
-MATCH_RANK = {"exact": 3, "fuzzy": 2, "none": 1}  # the best evidence a value has
 TOP_VALUES = 8  # bars per field chart; the rest are one "other" bar
 BINS = 8  # numeric fields with more distinct values than this get a histogram
 EMPTY_LABELS = (value_text(None), value_text([]))  # no value: null, an empty list
@@ -94,15 +96,15 @@ def report_data(folder: RunFolder, texts: Texts | None = None) -> dict[str, Any]
         raise ConfigError(f"{folder.predictions_path}: unreadable ({exc})") from exc
     rows = list(range(len(items))) if items is not None else sorted(records)
     text_of = _text_source(folder, manifest, items, records, texts)
-    keys = list(dict.fromkeys(field_key(p) for rec in records.values() for p, _ in _leaves(rec)))
+    keys = field_keys(records.values())
     index = {key: n for n, key in enumerate(keys)}
     fills: dict[tuple[int, ...], int] = {}  # one CSS background per combination of fields
     groups = group_keys(keys)
-    colours = {**field_colours([k for k in keys if k not in groups]), **dict.fromkeys(groups, GREY)}
+    colours = field_colours(keys)
     out = []
     for row in rows:
         rec = records.get(row) or _from_prediction(row, items[row] if items else {})
-        out.append(_record(rec, text_of(row), index, colours, keys, fills))
+        out.append(_record(rec, text_of(row), index, fills))
     fill_css = [""] * len(fills)
     for combo, n in fills.items():
         fill_css[n] = background([colours[keys[k]] for k in combo])
@@ -146,21 +148,10 @@ def _from_prediction(row: int, item: dict[str, Any]) -> dict[str, Any]:
     return {"row": row, "id": str(row), "status": item.get("status"), "error": item.get("error")}
 
 
-def _leaves(rec: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The record's leaf values, plus paths that only its confidence or evidence names."""
-    found = dict(leaf_values(rec.get("fields") or {}))
-    for extra in (rec.get("confidence") or {}, rec.get("evidence") or {}):
-        for path in extra:
-            found.setdefault(path, None)
-    return list(found.items())
-
-
 def _record(
     rec: dict[str, Any],
     text: str | None,
     index: dict[str, int],
-    colours: dict[str, str],
-    keys: list[str],
     fills: dict[tuple[int, ...], int],
 ) -> dict[str, Any]:
     """One record as the page needs it (short keys: 10,000 of these are in one file).
@@ -169,18 +160,17 @@ def _record(
     confidence = rec.get("confidence") or {}
     evidence = rec.get("evidence") or {}
     leaves = []
-    for path, value in _leaves(rec):
-        conf = confidence.get(path)
-        conf = round(float(conf), 3) if _is_number(conf) else None
-        matches = [e.get("match") for e in evidence.get(path) or [] if isinstance(e, dict)]
-        best = max(matches, key=lambda m: MATCH_RANK.get(m, 0), default=None)
+    for path, value in record_leaves(rec):
+        conf = confidence_of(confidence, path)
+        conf = round(conf, 3) if conf is not None else None
+        best = best_match(evidence.get(path))
         leaves.append([path, index[field_key(path)], value_text(value), conf, best])
     number = {leaf[0]: n for n, leaf in enumerate(leaves)}
     marks = []
     if text is not None:
         for seg in segments(text, evidence):
             if seg.paths:
-                combo = tuple(sorted({number[p] for p in seg.paths}, key=lambda n: n))
+                combo = tuple(sorted({number[p] for p in seg.paths}))
                 fields = tuple(dict.fromkeys(leaves[n][1] for n in combo))
                 fill = fills.setdefault(fields, len(fills))
                 marks.append([seg.start, seg.end, list(combo), fill])
@@ -203,16 +193,6 @@ def _record(
     if rec.get("attempts"):
         out["a"] = rec["attempts"]
     return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def group_keys(keys: list[str]) -> set[str]:
-    """Keys that other keys lie inside ('nodus' for 'nodus.mm', 'b' for 'b[]'): a group
-    that is null or [] as a whole (a failed record); not a field of its own."""
-    return {k for k in keys if any(o.startswith((k + ".", k + "[")) for o in keys)}
 
 
 def _distribution(number: int, records: list[dict[str, Any]]) -> dict[str, Any]:

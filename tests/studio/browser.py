@@ -7,6 +7,7 @@ switch that keeps it from reaching out (this machine has no network).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -103,7 +104,9 @@ class StudioServer:
                 self.process.wait(10)
 
 
-def chrome(width: int = 1400, height: int = 1000) -> webdriver.Chrome:
+def chrome(width: int = 1400, height: int = 1000, log_network: bool = False) -> webdriver.Chrome:
+    """Headless Chromium; with `log_network`, every request it makes is kept in its
+    performance log (read with `requested_urls`) and its console in the browser log."""
     os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager look for downloads
     options = Options()
     options.binary_location = str(CHROMIUM)
@@ -111,7 +114,20 @@ def chrome(width: int = 1400, height: int = 1000) -> webdriver.Chrome:
         options.add_argument(switch)
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='clinextract-chrome-')}")
     options.add_argument(f"--window-size={width},{height}")
+    if log_network:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+
+
+def requested_urls(driver: webdriver.Chrome) -> list[str]:
+    """The URLs the browser asked for since the last call (Chromium's performance log:
+    every Network.requestWillBeSent, whether or not the request got through)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
 
 
 class Page:

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from clinextract.settings import Settings
+from clinextract.store import RunFolder
 from clinextract.studio import results
 from tests.studio.helpers import APP, fake_run, make_workspace, use_workspace
 
@@ -28,7 +29,14 @@ def test_load_run_joins_predictions_with_the_checkpoint(run_dir: Path) -> None:
     assert result.complete and result.info.status == "complete"
     assert result.fields == ["side", "size_mm"]
     assert result.schema is not None and result.input_field == "text"
-    assert result.counts() == {"rows": 4, "success": 3, "failure": 1}
+    flagged = sum(r.get("needs_review") is True for r in RunFolder(run_dir).records().values())
+    assert result.counts() == {
+        "rows": 4,
+        "success": 3,
+        "partial": 0,
+        "failure": 1,
+        "needs_review": flagged,
+    }
     frame = result.frame
     assert list(frame[results.ID]) == ["r1", "r2", "r3", "r4"]
     failed = frame[frame["status"] == "failure"].iloc[0]
@@ -99,7 +107,7 @@ def test_results_page_counts_filters_record_and_failures(monkeypatch, tmp_path: 
     at.multiselect(key="results.status").select("failure").run()
     assert list(at.dataframe[0].value["id"]) == ["r4"]
     # the record view shows the failed row beside its report, with error and raw output
-    assert any("Right breast: mass of 30 mm." in t.value for t in at.text)
+    assert any("Right breast: mass of 30 mm." in h.value for h in at.html)
     assert any("invalid answer after repair" in e.value for e in at.error)
     assert any(c.value == "still not JSON" for c in at.code)
 

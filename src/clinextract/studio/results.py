@@ -1,10 +1,15 @@
 """A run folder read back for the Results and Evaluate pages.
 
-The predictions file (input order, every input column, the fields, status, error) is the
-table; `records.jsonl` adds what only the checkpoint keeps: the row's id as the run saw
-it, the raw model output and the attempts. A run that did not finish has no predictions
-file: its table is built from the checkpoint, with the report text read from the data
-file when that is still there.
+The predictions file (input order, every input column, the fields, status, error,
+evidence, confidence, needs_review) is the table; `records.jsonl` adds what only the
+checkpoint keeps: the row's id as the run saw it, the raw model output and the attempts
+(and the evidence and confidences of runs whose predictions file has none). A run that
+did not finish has no predictions file: its table is built from the checkpoint, with the
+report text read from the data file when that is still there.
+
+One record is shown as its report text with every value's evidence highlighted (the
+same `highlight` segments as the run report) beside a table of its values with their
+confidences.
 """
 
 from __future__ import annotations
@@ -16,14 +21,37 @@ from typing import Any
 
 import pandas as pd
 
-from ..data import DataSource, json_default
+from ..data import json_default
 from ..errors import ConfigError
+from ..highlight import (
+    best_match,
+    confidence_of,
+    field_colours,
+    field_keys,
+    highlight_html,
+    lowest_confidence,
+    record_leaves,
+    value_text,
+)
 from ..schema import OutputSchema
 from ..store import MANIFEST, RunFolder
 from .workspace import read_task_spec, task_schema
 
 ROW, ID, RAW = "_row", "_id", "raw_output"  # columns the Studio adds
 ATTEMPTS = "attempts"
+LOWEST = "_lowest_confidence"  # the lowest confidence of the row's values
+# what a record says about its own quality (dicts per leaf path, and the review flag)
+CONFIDENCE, EVIDENCE, FIELD_ERRORS, NEEDS_REVIEW = (
+    "confidence",
+    "evidence",
+    "field_errors",
+    "needs_review",
+)
+QUALITY = (CONFIDENCE, EVIDENCE, FIELD_ERRORS, NEEDS_REVIEW)
+NOT_SHOWN = (ROW, RAW, ATTEMPTS, LOWEST, CONFIDENCE, EVIDENCE, FIELD_ERRORS)  # not searched
+STATUSES = ("success", "partial", "failure")
+INPUT_ORDER, LOWEST_FIRST = "input order", "lowest confidence first"
+SORTS = (INPUT_ORDER, LOWEST_FIRST)
 EMPTY = "(empty)"
 
 
@@ -51,13 +79,14 @@ class RunResult:
     id_field: str | None
     complete: bool
     schema: OutputSchema | None  # the task's schema when it still matches the run's
+    colours: dict[str, str]  # field key → highlight colour, the same in every record
 
     def counts(self) -> dict[str, int]:
-        status = self.frame["status"] if "status" in self.frame else pd.Series(dtype=str)
+        status = self.frame["status"]
         return {
             "rows": len(self.frame),
-            "success": int((status == "success").sum()),
-            "failure": int((status == "failure").sum()),
+            **{name: int((status == name).sum()) for name in STATUSES},
+            "needs_review": int(self.frame[NEEDS_REVIEW].map(_flagged).sum()),
         }
 
 
@@ -87,7 +116,7 @@ def load_run(run_dir: Path) -> RunResult:
     if items is not None:
         rows = [_joined(n, item, records.get(n, {})) for n, item in enumerate(items)]
     else:
-        texts = _texts(task_meta, records)
+        texts = folder.input_texts(records)
         rows = [
             {
                 ROW: n,
@@ -96,6 +125,7 @@ def load_run(run_dir: Path) -> RunResult:
                 **(rec.get("fields") or {}),
                 "status": rec.get("status"),
                 "error": rec.get("error"),
+                **{key: rec.get(key) for key in QUALITY},
                 RAW: rec.get(RAW),
                 ATTEMPTS: rec.get(ATTEMPTS),
             }
@@ -105,32 +135,29 @@ def load_run(run_dir: Path) -> RunResult:
     first = next(iter(records.values()), {})
     fields = list(schema.field_names) if schema else list((first.get("fields") or {}).keys())
     frame = pd.DataFrame(rows, dtype=object)  # values as written: 6 stays 6, not 6.0
-    for column in (ROW, ID, "status", "error", RAW):
+    for column in (ROW, ID, "status", "error", RAW, *QUALITY):
         if column not in frame:
             frame[column] = None
-    return RunResult(info, frame, fields, input_field, task_meta.get("id_field"), complete, schema)
+    frame[LOWEST] = frame[CONFIDENCE].map(
+        lambda c: lowest_confidence(c) if isinstance(c, dict) else None
+    )
+    colours = field_colours(field_keys(records.values()))
+    return RunResult(
+        info, frame, fields, input_field, task_meta.get("id_field"), complete, schema, colours
+    )
 
 
 def _joined(n: int, item: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+    """A predictions row with what only the checkpoint keeps (and the quality keys from
+    the checkpoint when the predictions file was written without them)."""
     return {
         ROW: n,
         ID: rec.get("id", str(n)),
+        **{key: rec.get(key) for key in QUALITY},
         **item,
         RAW: rec.get(RAW),
         ATTEMPTS: rec.get(ATTEMPTS),
     }
-
-
-def _texts(task_meta: dict[str, Any], records: dict[int, dict[str, Any]]) -> dict[int, str]:
-    """Report texts by row from the data file, for a run without a predictions file."""
-    data, field = task_meta.get("data"), task_meta.get("input_field")
-    if not data or not field or not Path(data).is_file():
-        return {}
-    try:
-        source = DataSource(Path(data), field, task_meta.get("id_field"))
-        return {row.index: row.text for row in source if row.index in records}
-    except ConfigError:
-        return {}
 
 
 def _schema(manifest: dict[str, Any]) -> OutputSchema | None:
@@ -170,25 +197,91 @@ def filter_frame(
     field: str | None = None,
     values: list[str] | None = None,
     query: str = "",
+    needs_review: bool = False,
 ) -> pd.DataFrame:
-    """Rows with one of `statuses`, whose `field` has one of `values`, and that contain
-    `query` (case-insensitive) in any cell. Empty filters keep everything."""
+    """Rows with one of `statuses`, whose `field` has one of `values`, that contain
+    `query` (case-insensitive) in any shown cell, and (with `needs_review`) that are
+    marked for review. Empty filters keep everything."""
     keep = pd.Series(True, index=frame.index)
     if statuses:
         keep &= frame["status"].isin(statuses)
+    if needs_review:
+        keep &= frame[NEEDS_REVIEW].map(_flagged)
     if field and values and field in frame:
         keep &= frame[field].map(value_label).isin(values)
     query = query.strip().casefold()
     if query:
-        visible = [c for c in frame.columns if c not in (ROW, RAW, ATTEMPTS)]
+        visible = [c for c in frame.columns if c not in NOT_SHOWN]
         text = frame[visible].map(value_label).agg(" ".join, axis=1).str.casefold()
         keep &= text.str.contains(query, regex=False)
     return frame[keep]
 
 
+def sort_frame(frame: pd.DataFrame, by: str = INPUT_ORDER) -> pd.DataFrame:
+    """Input order, or the rows whose least sure value is least sure first (rows without
+    a measured confidence last)."""
+    if by == LOWEST_FIRST:
+        lowest = pd.to_numeric(frame[LOWEST], errors="coerce")
+        return (
+            frame.assign(_key=lowest)
+            .sort_values(["_key", ROW], na_position="last")
+            .drop(columns="_key")
+        )
+    return frame.sort_values(ROW)
+
+
+# --- one record -----------------------------------------------------------------------------
+
+
+def record_values(record: pd.Series, fields: list[str]) -> pd.DataFrame:
+    """The record's values one row per leaf (`nodus.grootte_mm`, `bevindingen[1]`): the
+    value, its confidence, the evidence found for it and its validation error."""
+    rec = _as_record(record, fields)
+    confidence, evidence = rec["confidence"], rec["evidence"]
+    errors = rec["field_errors"]
+    rows = [
+        {
+            "field": path,
+            "value": value_text(value),
+            "confidence": confidence_of(confidence, path),
+            "evidence": best_match(evidence.get(path)) or "none",
+            "error": errors.get(path),
+        }
+        for path, value in record_leaves(rec)
+    ]
+    return pd.DataFrame(rows, columns=["field", "value", "confidence", "evidence", "error"])
+
+
+def record_html(record: pd.Series, fields: list[str], text: str, colours: dict[str, str]) -> str:
+    """The report text as HTML with each value's evidence marked in its field's colour;
+    hovering a mark shows the field, its value and its confidence."""
+    rec = _as_record(record, fields)
+    titles = {}
+    for path, value in record_leaves(rec):
+        conf = confidence_of(rec["confidence"], path)
+        sure = f"confidence {conf:.0%}" if conf is not None else "confidence not measured"
+        titles[path] = f"{path} = {value_text(value)} · {sure}"
+    return highlight_html(text, rec["evidence"], colours, titles)
+
+
+def _as_record(record: pd.Series, fields: list[str]) -> dict[str, Any]:
+    """A table row as a record: its fields, and its quality dicts (never None)."""
+
+    def mapping(key: str) -> dict[str, Any]:
+        value = record.get(key)
+        return value if isinstance(value, dict) else {}
+
+    return {
+        "fields": {f: None if _missing(record.get(f)) else record.get(f) for f in fields},
+        "confidence": mapping(CONFIDENCE),
+        "evidence": mapping(EVIDENCE),
+        "field_errors": mapping(FIELD_ERRORS),
+    }
+
+
 def for_export(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table as the user downloads it: the Studio's row number dropped."""
-    return frame.drop(columns=[c for c in (ROW,) if c in frame])
+    """The table as the user downloads it: the Studio's own columns dropped."""
+    return frame.drop(columns=[c for c in (ROW, LOWEST) if c in frame])
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -208,6 +301,10 @@ def to_json_bytes(frame: pd.DataFrame) -> bytes:
         for item in for_export(frame).to_dict(orient="records")
     ]
     return json.dumps(items, ensure_ascii=False, indent=1, default=json_default).encode("utf-8")
+
+
+def _flagged(value: Any) -> bool:
+    return value is True
 
 
 def _missing(value: Any) -> bool:

@@ -1,4 +1,6 @@
-"""Results page: counts, filters, search, a record beside its report, failures, downloads."""
+"""Results page: counts, filters (status, needs review, field values, search), sorting by
+confidence, a record's report with its evidence highlighted beside its values and their
+confidences, failures, downloads."""
 
 from __future__ import annotations
 
@@ -7,16 +9,24 @@ import json
 import streamlit as st
 
 from clinextract.errors import ConfigError
+from clinextract.highlight import legend_html
 from clinextract.studio import ui
 from clinextract.studio.results import (
     ATTEMPTS,
     ID,
+    LOWEST,
+    NEEDS_REVIEW,
     RAW,
     ROW,
+    SORTS,
+    STATUSES,
     field_values,
     filter_frame,
     list_runs,
     load_run,
+    record_html,
+    record_values,
+    sort_frame,
     to_csv_bytes,
     to_json_bytes,
     value_label,
@@ -44,12 +54,14 @@ except (ConfigError, OSError, ValueError) as exc:
 frame = result.frame
 counts = result.counts()
 timings = result.info.manifest.get("timings", {})
-cols = st.columns(5)
+cols = st.columns(7)
 cols[0].metric("Rows", counts["rows"])
 cols[1].metric("Success", counts["success"])
-cols[2].metric("Failures", counts["failure"])
-cols[3].metric("Docs/s", f"{timings.get('docs_per_s', 0):.2f}")
-cols[4].metric("Status", result.info.status)
+cols[2].metric("Partial", counts["partial"])
+cols[3].metric("Failures", counts["failure"])
+cols[4].metric("Needs review", counts["needs_review"])
+cols[5].metric("Docs/s", f"{timings.get('docs_per_s', 0):.2f}")
+cols[6].metric("Status", result.info.status)
 if not result.complete:
     st.warning(
         "This run did not finish: the table holds the rows it completed (from its "
@@ -58,7 +70,7 @@ if not result.complete:
 
 # filters
 cols = st.columns([1.2, 1.2, 1.6, 2])
-statuses = cols[0].multiselect("Status", ["success", "failure"], key=ui.keep("results.status", []))
+statuses = cols[0].multiselect("Status", list(STATUSES), key=ui.keep("results.status", []))
 field_options = [ANY_FIELD, *result.fields]
 field = cols[1].selectbox(
     "Field", field_options, key=ui.keep("results.field", ANY_FIELD, field_options)
@@ -72,35 +84,48 @@ if field != ANY_FIELD:
 query = cols[3].text_input(
     "Search", key=ui.keep("results.query", ""), placeholder="text in the report or any field"
 )
-ui.remember("results.status", "results.field", "results.query")
+cols = st.columns([1.2, 1.2, 3.6])
+review = cols[0].checkbox("Needs review only", key=ui.keep("results.review", False))
+order = cols[1].selectbox("Sort", list(SORTS), key=ui.keep("results.sort", SORTS[0], list(SORTS)))
+ui.remember("results.status", "results.field", "results.query", "results.review", "results.sort")
 shown = filter_frame(
     frame,
     statuses=statuses,
     field=None if field == ANY_FIELD else field,
     values=values,
     query=query,
+    needs_review=review,
 )
+shown = sort_frame(shown, order)
 
 st.caption(f"{len(shown)} of {len(frame)} rows")
-table_columns = [ID, *result.fields, "status", "error"]
+table_columns = [ID, *result.fields, "status", NEEDS_REVIEW, LOWEST, "error"]
 if result.input_field and result.input_field in shown:
     table_columns.insert(1, result.input_field)
 visible = shown[[c for c in table_columns if c in shown]].rename(columns={ID: "id"})
+confidence_bar = st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")
 st.dataframe(
-    visible.map(lambda v: value_label(v) if isinstance(v, list | dict) else v), hide_index=True
+    visible.map(lambda v: value_label(v) if isinstance(v, list | dict) else v),
+    hide_index=True,
+    column_config={
+        LOWEST: st.column_config.ProgressColumn(
+            "lowest confidence", min_value=0.0, max_value=1.0, format="%.2f"
+        ),
+        NEEDS_REVIEW: st.column_config.CheckboxColumn("needs review"),
+    },
 )
 cols = st.columns(4)
 stem = f"{result.info.path.parent.name}-{result.info.path.name}"
 cols[0].download_button(
     "Download CSV",
-    to_csv_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
+    to_csv_bytes(shown.drop(columns=[RAW, ATTEMPTS, LOWEST])),
     file_name=f"{stem}.csv",
     mime="text/csv",
     icon=":material/download:",
 )
 cols[1].download_button(
     "Download JSON",
-    to_json_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
+    to_json_bytes(shown.drop(columns=[RAW, ATTEMPTS, LOWEST])),
     file_name=f"{stem}.json",
     mime="application/json",
     icon=":material/download:",
@@ -120,18 +145,30 @@ else:
         key=ui.keep("results.row", row_ids[0], row_ids),
     )
     record = shown[shown[ROW] == row].iloc[0]
+    leaves = record_values(record, result.fields)
     left, right = st.columns(2)
     with left:
-        st.markdown("**Report**")
+        st.markdown("**Report** · evidence of each value marked in its field's colour")
         text = record.get(result.input_field) if result.input_field else None
+        if isinstance(text, str):
+            st.html(legend_html(leaves["field"], result.colours))
         with st.container(height=360, border=True):
-            st.text(value_label(text) if text is not None else "(the report text is not kept)")
+            if isinstance(text, str):
+                marked = record_html(record, result.fields, text, result.colours)
+                st.html(f'<div style="white-space:pre-wrap">{marked}</div>')
+            else:
+                st.text("(the report text is not kept)")
     with right:
         ok = record["status"] == "success"
-        st.markdown(f"**Fields** · {':green' if ok else ':red'}[{record['status']}]")
-        st.json({f: record.get(f) for f in result.fields})
+        flag = " · :orange[needs review]" if record.get(NEEDS_REVIEW) is True else ""
+        st.markdown(f"**Fields** · {':green' if ok else ':red'}[{record['status']}]{flag}")
+        st.dataframe(
+            leaves,
+            hide_index=True,
+            column_config={"confidence": confidence_bar},
+        )
         if not ok:
-            ui.show_error(record.get("error") or "failed")
+            ui.show_error(record.get("error") or "some values are not valid")
             st.markdown("Raw model output")
             st.code(record.get(RAW) or "(none)", language=None, wrap_lines=True)
 
