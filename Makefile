@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-report dragon-synthetic studio
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+
+bench-report: $(STAMP)
+	$(BIN)/python bench/report_size.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py

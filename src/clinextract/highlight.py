@@ -21,8 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MATCHED = ("exact", "fuzzy")  # evidence that has offsets; "none" means not found in the text
 
@@ -50,9 +49,9 @@ def field_key(path: str) -> str:
     return _INDEX.sub("[]", path)
 
 
-def field_keys(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The field keys of a run's records, in the order they first appear."""
-    return list(dict.fromkeys(field_key(p) for rec in records for p, _ in record_leaves(rec)))
+def field_keys(paths: Iterable[str]) -> list[str]:
+    """The field keys of leaf paths, in the order they first appear."""
+    return list(dict.fromkeys(map(field_key, paths)))
 
 
 def group_keys(keys: Iterable[str]) -> set[str]:
@@ -122,11 +121,14 @@ def value_text(value: Any) -> str:
         return "—"
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     return json.dumps(value, ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """text[start:end], covered by the evidence of `paths` (none: plain text)."""
 
     start: int
@@ -155,13 +157,17 @@ def segments(text: str, evidence: Mapping[str, Any] | None) -> list[Segment]:
     """The whole text as consecutive segments; each knows the values whose evidence
     covers it (in the order the values come in `evidence`)."""
     found = spans(text, evidence)
-    order = {path: n for n, path in enumerate(evidence or {})}
     cuts = sorted({0, len(text), *(s for s, _, _ in found), *(e for _, e, _ in found)})
-    out = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
-        covering = {p for s, e, p in found if s <= start and end <= e}
-        out.append(Segment(start, end, tuple(sorted(covering, key=order.__getitem__))))
-    return out
+    at = {cut: n for n, cut in enumerate(cuts)}
+    covering: list[dict[str, None]] = [{} for _ in cuts[1:]]  # ordered sets of paths
+    for start, end, path in found:
+        for n in range(at[start], at[end]):
+            covering[n][path] = None
+    order = {path: n for n, path in enumerate(evidence or {})}
+    return [
+        Segment(start, end, tuple(sorted(paths, key=order.__getitem__)))
+        for start, end, paths in zip(cuts, cuts[1:], covering, strict=False)
+    ]
 
 
 def background(colours: list[str]) -> str:

@@ -96,7 +96,8 @@ def report_data(folder: RunFolder, texts: Texts | None = None) -> dict[str, Any]
         raise ConfigError(f"{folder.predictions_path}: unreadable ({exc})") from exc
     rows = list(range(len(items))) if items is not None else sorted(records)
     text_of = _text_source(folder, manifest, items, records, texts)
-    keys = field_keys(records.values())
+    leaves = {row: record_leaves(rec) for row, rec in records.items()}
+    keys = field_keys(path for pairs in leaves.values() for path, _ in pairs)
     index = {key: n for n, key in enumerate(keys)}
     fills: dict[tuple[int, ...], int] = {}  # one CSS background per combination of fields
     groups = group_keys(keys)
@@ -104,7 +105,7 @@ def report_data(folder: RunFolder, texts: Texts | None = None) -> dict[str, Any]
     out = []
     for row in rows:
         rec = records.get(row) or _from_prediction(row, items[row] if items else {})
-        out.append(_record(rec, text_of(row), index, fills))
+        out.append(_record(rec, leaves.get(row, []), text_of(row), index, fills))
     fill_css = [""] * len(fills)
     for combo, n in fills.items():
         fill_css[n] = background([colours[keys[k]] for k in combo])
@@ -150,6 +151,7 @@ def _from_prediction(row: int, item: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     rec: dict[str, Any],
+    pairs: list[tuple[str, Any]],
     text: str | None,
     index: dict[str, int],
     fills: dict[tuple[int, ...], int],
@@ -160,7 +162,7 @@ def _record(
     confidence = rec.get("confidence") or {}
     evidence = rec.get("evidence") or {}
     leaves = []
-    for path, value in record_leaves(rec):
+    for path, value in pairs:
         conf = confidence_of(confidence, path)
         conf = round(conf, 3) if conf is not None else None
         best = best_match(evidence.get(path))

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from clinextract.settings import Settings
 from clinextract.studio.schema_builder import FieldSpec, schema_to_fields
 from clinextract.task import load_task
 from tests.studio.browser import Page, StudioServer, chrome, ensure_chromium
+from tests.synthetic_run import make_run
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +62,25 @@ def test_build_a_schema_and_save_a_task_in_the_browser(
         FieldSpec("side", "choice", choices=["left", "right"]),
         FieldSpec("size_mm", "number"),
     ]
+
+
+def test_results_show_highlighted_evidence_in_the_browser(
+    tmp_path: Path, settings: Settings, browser: Page
+) -> None:
+    folder = make_run(settings.output_dir, 12)
+    record = folder.records()[0]
+    with StudioServer(tmp_path) as server:
+        browser.open(f"{server.url}/results", "Needs review")
+        marks = browser.wait(
+            lambda: browser.driver.find_elements(By.CSS_SELECTOR, "mark[data-paths]"),
+            "highlighted evidence",
+        )
+        # the marks survive the page's HTML sanitising: colour, paths and hover text
+        by_path = {m.get_attribute("data-paths"): m for m in marks}
+        first = by_path["onderzoek"]
+        assert first.text == record["evidence"]["onderzoek"][0]["text"]
+        assert first.get_attribute("title").startswith(
+            f"onderzoek = {record['fields']['onderzoek']} · confidence "
+        )
+        assert "background" in (first.get_attribute("style") or "")
+        assert "Traceback" not in browser.driver.page_source

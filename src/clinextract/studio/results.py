@@ -141,7 +141,9 @@ def load_run(run_dir: Path) -> RunResult:
     frame[LOWEST] = frame[CONFIDENCE].map(
         lambda c: lowest_confidence(c) if isinstance(c, dict) else None
     )
-    colours = field_colours(field_keys(records.values()))
+    colours = field_colours(
+        field_keys(path for rec in records.values() for path, _ in record_leaves(rec))
+    )
     return RunResult(
         info, frame, fields, input_field, task_meta.get("id_field"), complete, schema, colours
     )

@@ -118,14 +118,14 @@ cols = st.columns(4)
 stem = f"{result.info.path.parent.name}-{result.info.path.name}"
 cols[0].download_button(
     "Download CSV",
-    to_csv_bytes(shown.drop(columns=[RAW, ATTEMPTS, LOWEST])),
+    to_csv_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
     file_name=f"{stem}.csv",
     mime="text/csv",
     icon=":material/download:",
 )
 cols[1].download_button(
     "Download JSON",
-    to_json_bytes(shown.drop(columns=[RAW, ATTEMPTS, LOWEST])),
+    to_json_bytes(shown.drop(columns=[RAW, ATTEMPTS])),
     file_name=f"{stem}.json",
     mime="application/json",
     icon=":material/download:",
