@@ -1,8 +1,8 @@
 """`make bench-report`: how big report.html is and how fast it opens, at 100 and 10,000
-records (synthetic run folders from tests/synthetic_run.py, ~700-character Dutch reports
+records (synthetic run folders from tests/synthetic_run.py, ~840-character Dutch reports
 with evidence and confidences), in headless Chromium.
 
-    .venv/bin/python bench/report_size.py              # 100 and 10,000 records, 3 loads each
+    .venv/bin/python bench/report_size.py              # 100 and 10,000 records, 5 loads each
     .venv/bin/python bench/report_size.py --sizes 100 1000 --loads 5
     .venv/bin/python bench/report_size.py --sizes 60 --screenshot docs/report.png
 
@@ -125,7 +125,7 @@ def render(rows: list[dict[str, float]], loads: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
-    parser.add_argument("--loads", type=int, default=3)
+    parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--screenshot", type=Path, help="also save the first size's page here")
     args = parser.parse_args(argv)
     ensure_chromium()

@@ -35,7 +35,18 @@ INDICATIONS = (
 )
 TECHNIQUE = (
     "Onderzoek verricht na intraveneuze toediening van contrast, coupes van 1 mm.",
-    "Blanco en na contrast, vergeleken met het vorige onderzoek van vorig jaar.",
+    "Blanco en na contrast, reconstructies in drie richtingen.",
+    "Opnamen in inspiratie, zonder bewegingsartefacten van betekenis.",
+)
+HISTORY = (
+    "Voorgeschiedenis: hypertensie, diabetes mellitus type 2, status na appendectomie.",
+    "Voorgeschiedenis: COPD GOLD II, eerder mammacarcinoom links, behandeld in 2015.",
+    "Voorgeschiedenis: blanco, geen bekende allergieën, geen medicatie.",
+)
+COMPARISON = (
+    "Vergelijking met het onderzoek van vorig jaar: destijds geen afwijkingen beschreven.",
+    "Er is geen eerder beeldvormend onderzoek beschikbaar ter vergelijking.",
+    "Vergeleken met de vorige opname van drie maanden geleden, die elders werd verricht.",
 )
 FINDINGS = (
     "Geen pleuravocht.",
@@ -44,6 +55,10 @@ FINDINGS = (
     "Lever en milt van normale grootte.",
     "Geen vrij vocht in het abdomen.",
     "Geen aanwijzingen voor metastasen.",
+    "Degeneratieve veranderingen van de wervelkolom, passend bij de leeftijd.",
+    "Het mediastinum is niet verbreed en de trachea ligt in de middellijn.",
+    "Beide nieren zijn normaal van grootte en vorm zonder stuwing.",
+    "Geen afwijkingen aan de ossale structuren in het afgebeelde gebied.",
 )
 SIDES = ("rechter bovenkwab", "linker onderkwab", "rechter nier", "linker hemisfeer")
 
@@ -52,7 +67,7 @@ def synthetic_report(rng: random.Random, tricky: bool) -> tuple[str, dict, dict]
     """(text, fields, evidence) for one report; evidence offsets point at the values."""
     modality, region = rng.choice(MODALITIES)
     size = rng.choice([None, rng.randint(3, 45)])
-    findings = rng.sample(FINDINGS, rng.randint(1, 3))
+    findings = rng.sample(FINDINGS, rng.randint(3, 6))
     follow_up = size is not None and size >= 8
     parts: list[str] = [TRICKY] if tricky else []
     evidence: dict[str, list[dict[str, Any]]] = {}
@@ -72,7 +87,9 @@ def synthetic_report(rng: random.Random, tricky: bool) -> tuple[str, dict, dict]
         ("onderzoek", modality, "exact"),
         ("regio", region, "exact"),
     )
-    add(f"Indicatie: {rng.choice(INDICATIONS)}\n{rng.choice(TECHNIQUE)}\n")
+    indication, technique = rng.sample(INDICATIONS, 2), rng.sample(TECHNIQUE, 2)
+    add(f"Indicatie: {' '.join(indication)}\nTechniek: {' '.join(technique)}\n")
+    add(f"{rng.choice(HISTORY)}\n{rng.choice(COMPARISON)}\n")
     if size is None:
         add("Bevindingen: geen focale afwijkingen. ")
     else:
@@ -87,11 +104,12 @@ def synthetic_report(rng: random.Random, tricky: bool) -> tuple[str, dict, dict]
         add(sentence + " ", (f"bevindingen[{n}]", sentence, "exact" if n % 2 == 0 else "fuzzy"))
     if follow_up:
         add(
-            "\nConclusie: controle-CT over drie maanden geadviseerd.",
+            "\nConclusie: solitaire afwijking zoals beschreven; controle-CT over drie maanden "
+            "geadviseerd ter beoordeling van de groei.",
             ("controle", "controle", "fuzzy"),
         )
     else:
-        add("\nConclusie: geen verdere actie nodig.")
+        add("\nConclusie: geen afwijkingen die verdere actie of vervolgonderzoek vereisen.")
         evidence["controle"] = [{"text": None, "start": None, "end": None, "match": "none"}]
     fields = {
         "onderzoek": modality,
