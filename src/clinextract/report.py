@@ -31,6 +31,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .highlight import (
+    MATCHED,
     background,
     best_match,
     confidence_of,
@@ -105,7 +106,9 @@ def report_data(folder: RunFolder, texts: Texts | None = None) -> dict[str, Any]
     out = []
     for row in rows:
         rec = records.get(row) or _from_prediction(row, items[row] if items else {})
-        out.append(_record(rec, leaves.get(row, []), text_of(row), index, fills))
+        text = text_of(row)
+        text = text if isinstance(text, str) else None  # a missing cell, not text
+        out.append(_record(rec, leaves.get(row, []), text, index, fills))
     fill_css = [""] * len(fills)
     for combo, n in fills.items():
         fill_css[n] = background([colours[keys[k]] for k in combo])
@@ -128,18 +131,14 @@ def _text_source(
     records: dict[int, dict[str, Any]],
     texts: Texts | None,
 ) -> Callable[[int], str | None]:
+    """row → its report text (from the caller, the predictions file or the data file)."""
     if callable(texts):
         return texts
     if texts is not None:
         return texts.get
     field = (manifest.get("task") or {}).get("input_field")
     if items is not None:
-
-        def from_items(row: int) -> str | None:
-            text = items[row].get(field) if field else None
-            return text if isinstance(text, str) else None
-
-        return from_items
+        return lambda row: items[row].get(field) if field else None
     return folder.input_texts(records).get
 
 
@@ -211,7 +210,7 @@ def _distribution(number: int, records: list[dict[str, Any]]) -> dict[str, Any]:
             if label in EMPTY_LABELS:
                 empty += 1
                 continue
-            grounded += match in ("exact", "fuzzy")
+            grounded += match in MATCHED
             labels[label] += 1
             try:
                 numbers.append(float(label))
@@ -272,7 +271,7 @@ def _summary(folder: RunFolder, manifest: dict[str, Any], records: list[dict]) -
         "statuses": dict(statuses),
         "needs_review": sum(rec["nr"] for rec in records),
         "values": len(values),
-        "grounded": sum(leaf[4] in ("exact", "fuzzy") for leaf in values),
+        "grounded": sum(leaf[4] in MATCHED for leaf in values),
         "with_confidence": sum(leaf[3] is not None for leaf in values),
         "docs_per_s": timings.get("docs_per_s"),
         "seconds": timings.get("seconds"),
