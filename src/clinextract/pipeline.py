@@ -29,9 +29,10 @@ from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
 from .store import RunFolder, RunStore, run_dir
 from .task import Task
-from .validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
+from .validation import FAILURE, PARTIAL, SUCCESS, Outcome, RowAttempts, next_step
 
-META_COLUMNS = ("status", "error")
+# What the predictions file adds beside the fields (input columns may not use the names).
+META_COLUMNS = ("status", "error", "field_errors")
 READ_AHEAD = 4  # rows read ahead per in-flight request, to order them by length
 
 
@@ -40,6 +41,7 @@ class Progress:
     total: int
     done: int = 0
     successes: int = 0
+    partials: int = 0
     failures: int = 0
     reused: int = 0
     prompt_tokens: int = 0
@@ -66,6 +68,7 @@ class Progress:
         return {
             "rows": self.total,
             "success": self.successes,
+            "partial": self.partials,
             "failure": self.failures,
             "reused": self.reused,
         }
@@ -87,6 +90,7 @@ class RunSummary:
     predictions_path: Path
     rows: int
     successes: int
+    partials: int
     failures: int
     reused: int
     seconds: float
@@ -103,6 +107,7 @@ class RunSummary:
             predictions_path=folder.predictions_path,
             rows=progress.total,
             successes=progress.successes,
+            partials=progress.partials,
             failures=progress.failures,
             reused=progress.reused,
             seconds=progress.elapsed,
@@ -265,6 +270,8 @@ def _count(progress: Progress, record: dict[str, Any]) -> None:
         progress.reused += 1
     if record["status"] == SUCCESS:
         progress.successes += 1
+    elif record["status"] == PARTIAL:
+        progress.partials += 1
     else:
         progress.failures += 1
     progress.prompt_tokens += record.get("prompt_tokens", 0)
@@ -356,6 +363,8 @@ def _record(row: Row, outcome: Outcome, attempts: RowAttempts | None) -> dict[st
         "fields": outcome.fields,
         "raw_output": outcome.raw_output,
     }
+    if outcome.field_errors:
+        record["field_errors"] = outcome.field_errors
     if outcome.reasoning:
         record["reasoning"] = outcome.reasoning
     if outcome.transient:
@@ -380,7 +389,13 @@ def _final_items(source: DataSource, store: RunStore) -> Iterator[dict[str, Any]
             rec = read(row.index)
             if rec is None:  # cannot happen after a complete pass; never write a silent gap
                 raise InternalError(f"row {row.index} has no record; re-run to complete it")
-            yield {**row.columns, **rec["fields"], "status": rec["status"], "error": rec["error"]}
+            yield {
+                **row.columns,
+                **rec["fields"],
+                "status": rec["status"],
+                "error": rec["error"],
+                "field_errors": rec.get("field_errors") or {},
+            }
 
 
 __all__ = ["Progress", "RunCancelled", "RunSummary", "run_task", "run_once", "asdict"]
