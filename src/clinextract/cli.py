@@ -134,6 +134,8 @@ def print_summary(summary: Any) -> None:
         f" · {summary.seconds:.1f} s",
         highlight=False,
     )
+    for warning in summary.warnings:
+        out_console.print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)
     out_console.print(f"  predictions: {summary.predictions_path}", highlight=False)
     out_console.print(f"  checkpoint and manifest: {summary.run_dir}", highlight=False)
 

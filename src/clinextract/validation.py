@@ -62,6 +62,7 @@ class RowAttempts:
     """What has been tried for one row so far."""
 
     request: Request  # the last request sent
+    first: Request = field(init=False)  # the row's own request, before any follow-up
     length_retried: bool = False
     repaired: bool = False
     count: int = 1
@@ -73,6 +74,9 @@ class RowAttempts:
     # repair for the other fields is under way
     kept: Outcome | None = None
     repair_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.first = self.request
 
 
 def next_step(

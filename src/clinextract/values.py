@@ -85,14 +85,31 @@ def leaves(node: dict[str, Any], value: Any, path: str = "") -> Iterator[tuple[s
         yield path, value, node
 
 
-def set_path(fields: dict[str, Any], path: str, value: Any) -> None:
-    """Set the value at `path` (which must exist) in nested fields."""
+def path_parts(path: str) -> list[str | int]:
+    """'laesies[0].mm' → ['laesies', 0, 'mm']."""
     parts: list[str | int] = []
     for chunk in path.replace("[", ".[").split("."):
         if chunk.startswith("["):
             parts.append(int(chunk[1:-1]))
         elif chunk:
             parts.append(chunk)
+    return parts
+
+
+def get_path(fields: Any, path: str) -> Any:
+    """The value at `path`, or None where the path does not exist."""
+    value = fields
+    for part in path_parts(path):
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def set_path(fields: dict[str, Any], path: str, value: Any) -> None:
+    """Set the value at `path` (which must exist) in nested fields."""
+    parts = path_parts(path)
     target: Any = fields
     for part in parts[:-1]:
         target = target[part]
