@@ -200,7 +200,10 @@ def logprob_confidence(
         for tok, (ts, te) in zip(tokens, bounds, strict=True):
             if te <= a or ts >= b or tok.forced:
                 continue
-            logp += _normalised_logprob(tok, joined[a:ts] if ts > a else "", max(0, a - ts), node)
+            cut = max(0, a - ts)
+            if cut and not tok.token[cut:].lstrip('"'):
+                continue  # a key's end and the opening quote the grammar forces
+            logp += _normalised_logprob(tok, joined[a:ts] if ts > a else "", cut, node)
         out[path] = round(math.exp(logp), 4)
     return out
 
