@@ -147,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Written by `make bench-fields` ({args.docs} synthetic Dutch reports, bundled "
         "model, temperature 0, variants alternated in one session, each run in its own "
         f"process with `--threads {args.threads}`). Task: `bench/fields_task.py` (two "
-        "enums, a short string, a boolean and two `Optional[int]` without bounds: age in years and size in "
-        "mm, both stated in every report). Accuracy is over all rows: a null where the "
-        "report states a value counts as wrong. docs/s is each run's own figure (model load "
-        "not counted) and is noisy on a shared machine; compare the counts first.",
+        "enums, a short string, a boolean and two `Optional[int]` without bounds: age in "
+        "years and size in mm, both stated in every report). Accuracy is over all rows: "
+        "a null where the report states a value counts as wrong. docs/s is each run's own "
+        "figure (model load not counted) and is noisy on a shared machine; compare the "
+        "counts first.",
         "",
         *table(rows),
         "",
