@@ -12,7 +12,6 @@ from clinextract.highlight import (
     field_colours,
     field_key,
     highlight_html,
-    leaf_values,
     lowest_confidence,
     record_leaves,
     segments,
@@ -91,7 +90,7 @@ def test_a_piece_under_two_fields_shows_both_colours() -> None:
 
 def test_leaves_field_keys_and_colours() -> None:
     fields = {"a": 1, "n": {"m": None, "k": True}, "b": ["x", "y"], "e": []}
-    assert list(leaf_values(fields)) == [
+    assert record_leaves({"fields": fields}) == [
         ("a", 1),
         ("n.m", None),
         ("n.k", True),

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from clinextract.errors import ConfigError
+from clinextract.errors import ClinextractError, ConfigError
 from clinextract.report import render_report, report_data, write_report
 from clinextract.store import RunFolder
-from tests.studio.helpers import fake_run, make_workspace
+from tests.studio.helpers import REPORTS, fake_run, make_workspace
 from tests.synthetic_run import INPUT, TRICKY, make_run
 
 DATA_BLOCK = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
@@ -122,14 +122,31 @@ def test_an_unfinished_run_reads_texts_from_the_data_file(tmp_path: Path) -> Non
     assert report_data(folder, lambda row: f"row {row}")["records"][5]["t"] == "row 5"
 
 
-def test_a_run_without_evidence_or_confidence_still_reports(tmp_path: Path) -> None:
-    run_dir = fake_run(make_workspace(tmp_path))  # the real pipeline, fake answers
-    path = write_report(run_dir)
-    assert path == RunFolder(run_dir).report_path and path.is_file()
-    data, _ = page_parts(path.read_text(encoding="utf-8"))
+def test_the_pipeline_writes_the_report_of_a_finished_run(tmp_path: Path) -> None:
+    folder = RunFolder(fake_run(make_workspace(tmp_path)))  # the real pipeline, fake answers
+    data, _ = page_parts(folder.report_path.read_text(encoding="utf-8"))
     assert [r["id"] for r in data["records"]] == ["r1", "r2", "r3", "r4"]
-    assert data["records"][0]["t"].startswith("CT thorax")
+    assert data["warnings"] == folder.manifest()["warnings"]  # the finished manifest's
+    for shown, rec in zip(data["records"], folder.records().values(), strict=True):
+        paths = [leaf[0] for leaf in shown["L"]]
+        for path, entries in rec["evidence"].items():
+            quoted = [e["text"] for e in entries if e["match"] != "none"]
+            marked = [shown["t"][s:e] for s, e, on, _ in shown["S"] if paths.index(path) in on]
+            assert marked == quoted
     assert data["records"][3]["s"] == "failure" and data["records"][3]["raw"] == "still not JSON"
+    # a run without confidences (this engine gives no log-probabilities) says so
+    assert all(leaf[3] is None for r in data["records"] for leaf in r["L"])
+
+
+def test_an_interrupted_run_gets_no_report_until_asked(tmp_path: Path) -> None:
+    settings = make_workspace(tmp_path)
+    answers = iter([False, False, True])  # stop after the second row
+    with pytest.raises(ClinextractError, match="cancelled"):
+        fake_run(settings, should_stop=lambda: next(answers))
+    folder = RunFolder(settings.output_dir / "fake" / "Task001_lesions-run0")
+    assert not folder.report_path.exists()
+    data = report_data(folder)
+    assert [r["t"] for r in data["records"]] == [row["text"] for row in REPORTS[:2]]
 
 
 def test_errors_are_config_errors(tmp_path: Path, run: RunFolder) -> None:

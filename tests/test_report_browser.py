@@ -11,9 +11,10 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from clinextract.highlight import leaf_values, value_text
+from clinextract.highlight import value_text
 from clinextract.report import write_report
 from clinextract.store import RunFolder
+from clinextract.values import leaves as value_leaves
 from tests.studio.browser import chrome, ensure_chromium, requested_urls
 from tests.synthetic_run import INPUT, TRICKY, make_run
 
@@ -66,7 +67,7 @@ def test_the_report_opens_offline_and_shows_the_highlights(run: RunFolder, drive
         text = card.find_element(By.CSS_SELECTOR, ".text").get_attribute("textContent")
         assert text == items[row][INPUT]
         marks = card.find_elements(By.TAG_NAME, "mark")
-        values = dict(leaf_values(records[row]["fields"]))
+        values = {path: value for path, value, _ in value_leaves({}, records[row]["fields"])}
         leaves = [
             tr.find_elements(By.TAG_NAME, "td")[0].text
             for tr in card.find_elements(By.CSS_SELECTOR, "tr.leaf")

@@ -20,8 +20,10 @@ import html
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
+
+from .values import leaves
 
 MATCHED = ("exact", "fuzzy")  # evidence that has offsets; "none" means not found in the text
 
@@ -70,23 +72,10 @@ def field_colours(keys: Iterable[str]) -> dict[str, str]:
     return {k: GREY if k in groups else PALETTE[fields.index(k) % len(PALETTE)] for k in keys}
 
 
-def leaf_values(fields: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, value) for every leaf of a record's fields, in answer order. A leaf is a
-    value that is not an object or a non-empty list (text, number, boolean, null, [])."""
-    if isinstance(fields, dict) and (fields or not path):
-        for key, sub in fields.items():
-            yield from leaf_values(sub, f"{path}.{key}" if path else str(key))
-    elif isinstance(fields, list) and fields:
-        for n, item in enumerate(fields):
-            yield from leaf_values(item, f"{path}[{n}]")
-    else:
-        yield path, fields
-
-
 def record_leaves(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """(path, value) for a record's leaves, plus the paths that only its confidence or
     evidence names (so nothing measured is left out of a view)."""
-    found = dict(leaf_values(record.get("fields") or {}))
+    found = {path: value for path, value, _ in leaves({}, record.get("fields") or {})}
     for extra in (record.get("confidence") or {}, record.get("evidence") or {}):
         for path in extra:
             found.setdefault(path, None)
