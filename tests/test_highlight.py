@@ -11,6 +11,7 @@ from clinextract.highlight import (
     PALETTE,
     field_colours,
     field_key,
+    flagged,
     highlight_html,
     lowest_confidence,
     record_leaves,
@@ -109,3 +110,10 @@ def test_leaves_field_keys_and_colours() -> None:
 def test_lowest_confidence_ignores_what_is_not_a_measurement() -> None:
     assert lowest_confidence({"a": 0.9, "b": 0.4, "c": None, "d": True, "e": "0.1"}) == 0.4
     assert lowest_confidence({}) is None and lowest_confidence(float("nan")) is None
+
+
+def test_a_record_without_a_review_flag_needs_review_unless_it_succeeded() -> None:
+    assert flagged({"status": "failure"}) and flagged({"status": "partial"})
+    assert not flagged({"status": "success"})
+    assert not flagged({"status": "failure", "needs_review": False})  # the record's own flag
+    assert flagged({"status": "success", "needs_review": True})

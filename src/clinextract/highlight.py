@@ -82,6 +82,13 @@ def record_leaves(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return list(found.items())
 
 
+def flagged(record: Mapping[str, Any]) -> bool:
+    """Whether a record needs review. A record without the flag (made with `--evidence
+    off`, or before there were flags) needs it unless it is a success; the predictions
+    file says the same (records.prediction_item)."""
+    return bool(record.get("needs_review", record.get("status") != "success"))
+
+
 def best_match(entries: Any) -> str | None:
     """The best evidence a value has: 'exact', 'fuzzy', 'none', or None (no entry)."""
     ranks = {"exact": 3, "fuzzy": 2, "none": 1}

@@ -26,6 +26,7 @@ import hashlib
 from typing import Any
 
 from .data import Row
+from .highlight import flagged
 from .validation import Outcome, RowAttempts
 
 # What the predictions file adds beside the fields (input columns may not use the names).
@@ -83,7 +84,7 @@ def prediction_item(columns: dict[str, Any], record: dict[str, Any]) -> dict[str
         "status": record["status"],
         "error": record["error"],
         "field_errors": record.get("field_errors") or {},
-        "needs_review": record.get("needs_review", record["status"] != "success"),
+        "needs_review": flagged(record),
         "confidence": record.get("confidence") or {},
         "evidence": record.get("evidence") or {},
     }

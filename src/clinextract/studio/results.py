@@ -28,6 +28,7 @@ from ..highlight import (
     confidence_of,
     field_colours,
     field_keys,
+    flagged,
     highlight_html,
     lowest_confidence,
     record_leaves,
@@ -126,6 +127,7 @@ def load_run(run_dir: Path) -> RunResult:
                 "status": rec.get("status"),
                 "error": rec.get("error"),
                 **{key: rec.get(key) for key in QUALITY},
+                NEEDS_REVIEW: flagged(rec),
                 RAW: rec.get(RAW),
                 ATTEMPTS: rec.get(ATTEMPTS),
             }
@@ -157,6 +159,7 @@ def _joined(n: int, item: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]
         ID: rec.get("id", str(n)),
         **{key: rec.get(key) for key in QUALITY},
         **item,
+        NEEDS_REVIEW: flagged({**rec, **item}),
         RAW: rec.get(RAW),
         ATTEMPTS: rec.get(ATTEMPTS),
     }
