@@ -131,13 +131,17 @@ def summarise(values: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
 
 def evidence_scores(values: list[dict[str, Any]], uid: str, gold: dict) -> dict[str, int]:
     """Counts for evidence precision and recall on the right values of one report."""
-    c = {"right": 0, "found": 0, "with_gold": 0, "hit": 0, "spans": 0, "spans_on_gold": 0}
+    c = {"right": 0, "found": 0, "claims": 0, "claims_found": 0}
+    c.update({"with_gold": 0, "hit": 0, "spans": 0, "spans_on_gold": 0})
     for v in values:
         if not v["right"]:
             continue
         c["right"] += 1
         spans = [(e["start"], e["end"]) for e in v["evidence"] if e["match"] != "none"]
         c["found"] += bool(spans)
+        if v["value"] not in (None, False, [], ""):  # a value that claims something
+            c["claims"] += 1
+            c["claims_found"] += bool(spans)
         gold_spans = gold.get(uid, {}).get(v["gold_path"] or "", [])
         if not gold_spans:
             continue
@@ -307,7 +311,10 @@ def write_report(args, threshold, sections, cost_rows) -> None:
             lines += [
                 "",
                 f"Evidence on the right values: found (exact or fuzzy) for "
-                f"{pct(ev['found'] / ev['right'] if ev['right'] else None)} of {ev['right']}; "
+                f"{pct(ev['claims_found'] / ev['claims'] if ev['claims'] else None)} of the "
+                f"{ev['claims']} that claim something (not null, false or empty) and for "
+                f"{pct(ev['found'] / ev['right'] if ev['right'] else None)} of all {ev['right']} "
+                "(a null or an unmentioned false has nothing to point at); "
                 f"against the gold spans (values with gold evidence, {ev['with_gold']}): recall "
                 f"{pct(ev['hit'] / ev['with_gold'] if ev['with_gold'] else None)}, precision "
                 f"{pct(ev['spans_on_gold'] / ev['spans'] if ev['spans'] else None)} of "

@@ -196,7 +196,7 @@ def _mention(source: Source, cues: list[str], negated: bool) -> Entry | None:
     negation comes just before a cue), as one span from its first to last cue word."""
     if not cues:
         return None
-    best: tuple[float, int, int] | None = None
+    best: tuple[tuple[float, int], int, int] | None = None
     for first, end in source.sentences:
         hits = []
         for n in range(first, end):
@@ -205,23 +205,27 @@ def _mention(source: Source, cues: list[str], negated: bool) -> Entry | None:
                 hits.append(n)
         if not hits:
             continue
+        # a negation just before a cue ("geen noduli") or just after it ("follow-up is
+        # niet nodig")
         negation = next(
             (
                 m
                 for n in hits
-                for m in range(max(first, n - 3), n)
+                for m in (*range(max(first, n - 3), n), *range(n + 1, min(end, n + 4)))
                 if source.words[m].text in NEGATIONS
             ),
             None,
         )
         if negated != (negation is not None):
             continue
-        lo = negation if negation is not None else hits[0]
-        hi = hits[-1] if hits[-1] - lo <= 6 else hits[0]
+        lo, hi = hits[0], hits[-1] if hits[-1] - hits[0] <= 6 else hits[0]
+        if negation is not None:
+            lo, hi = min(lo, negation), max(hi if hi - negation <= 6 else lo, negation)
         strength = {
             source.words[n].text: max(similar(source.words[n].text, c) for c in cues) for n in hits
         }
-        score = sum(strength.values()) - 0.01 * (hi - lo)
+        # ties go to the later sentence: conclusions and advice come after the question
+        score = (sum(strength.values()) - 0.01 * (hi - lo), first)
         if best is None or score > best[0]:
             best = (score, lo, hi)
     if best is None:
