@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-ray dragon-synthetic studio
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet]'
+	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+
+bench-ray: $(STAMP)
+	$(BIN)/python bench/ray_scaling.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py
