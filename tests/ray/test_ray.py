@@ -151,7 +151,7 @@ CAPTURE = {"capture_output": True, "text": True, "timeout": 900}
 
 def run_args(data: Path, out: str, *extra: str) -> list[str]:
     args = [TASK, "--data-dir", data, "--example-dir", data, "--output-dir", out]
-    return [*map(str, args), "--num-examples", "2", "--parallel", "1", *extra]
+    return [*map(str, args), "--num-examples", "2", "--parallel", "1", "--threads", "1", *extra]
 
 
 def on_ray(cluster, data: Path) -> list[str]:
@@ -264,3 +264,18 @@ def test_model_extract_dataset_maps_a_ray_dataset_to_records(ray_cluster, refere
     by_uid = {r["uid"]: r for r in out}
     for want in rows:  # the same answers as `clinextract run` at --parallel 1
         assert by_uid[want["uid"]] == want
+
+
+def test_each_worker_gets_its_own_server_and_its_node_for_the_placeholder():
+    from clinextract.engines.ray_worker import worker_settings
+
+    two = Settings(engine="openai", base_url=["http://a:8000/v1", "http://b:8000/v1"])
+    assert [worker_settings(two, i, "10.0.0.5").base_url for i in range(3)] == [
+        ["http://a:8000/v1"],
+        ["http://b:8000/v1"],
+        ["http://a:8000/v1"],
+    ]
+    per_node = Settings(engine="openai", base_url=["http://{node}:8000/v1"], worker_cpus=3)
+    own = worker_settings(per_node.model_copy(update={"executor": "ray"}), 7, "10.0.0.5")
+    assert own.base_url == ["http://10.0.0.5:8000/v1"]
+    assert own.executor == "local" and own.threads == 3  # the worker's engine runs there
