@@ -26,9 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import pandas as pd
 import ray
+from ray import cloudpickle  # Ray's own copy: the one its serializer consults
 from ray.util import get_node_ip_address
 
 from .api import SchemaLike, as_schema, as_source, make_settings, read_predictions

@@ -37,6 +37,7 @@ from ..errors import RESUME_HINT, ConfigError, EngineError, InternalError, Missi
 from ..messages import Message
 from ..settings import Settings
 from .base import Completion, Engine, Request
+from .common import cancel_other_tasks
 
 READY_TIMEOUT = 600.0  # seconds for a worker to build its engine (load a model on a busy node)
 PRIME_TIMEOUT = 120.0
@@ -208,7 +209,7 @@ class RayPoolEngine(Engine):
         log.info(
             "Ray: %d workers (%s engine, %d slots in all) on %d node%s",
             len(self._workers),
-            self.settings.engine,
+            self._workers[0].info["engine"].get("engine", s.engine),
             self.capacity,
             nodes,
             "" if nodes == 1 else "s",
@@ -248,11 +249,12 @@ class RayPoolEngine(Engine):
         return future
 
     def prime(self, prefix: list[Message]) -> None:
-        """Each worker primes its own engine (the embedded engine copies the evaluated
-        instruction into all its slots); a worker that restarts is primed again."""
+        """Each worker primes its own engine (the embedded engine evaluates the
+        instruction once for all its slots, and at --parallel 1 starts every request
+        from it); a worker that restarts is primed again before it gets work."""
         self._prefix = prefix
         refs = [w.handle.prime.remote(prefix) for w in self._workers if w.state == "up"]
-        with contextlib.suppress(Exception):  # an optimisation only
+        with contextlib.suppress(Exception):  # best effort, as the engines' own prime
             self._ray.wait(refs, num_returns=len(refs), timeout=PRIME_TIMEOUT)
 
     def close(self) -> None:
@@ -386,10 +388,6 @@ class RayPoolEngine(Engine):
         self._pump()
 
     async def _stop_tasks(self) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_other_tasks()
         while self._queue:
             self._deliver(self._queue.popleft(), None, EngineError("the Ray worker pool closed"))
