@@ -85,7 +85,8 @@ def scaling(tmp: Path, rounds: int, reps: int) -> list[Sample]:
         with RayPoolEngine(settings, make_engine=fake) as engine:
             for rep in range(reps):
                 run = settings.model_copy(update={"run_name": f"r{rep}"})
-                samples.append(timed(f"{workers} workers", workers, task, run, engine))
+                label = f"{workers} worker{'s' if workers > 1 else ''}"
+                samples.append(timed(label, workers, task, run, engine))
     return samples
 
 

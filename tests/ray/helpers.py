@@ -9,6 +9,7 @@ import os
 import time
 
 from clinextract.engines.base import Completion, Request
+from clinextract.errors import ConfigError
 from clinextract.settings import Settings
 from tests.fakes import FakeEngine, report_of
 
@@ -25,3 +26,7 @@ def echo(request: Request) -> Completion:
 
 def echo_engine(settings: Settings) -> FakeEngine:
     return FakeEngine(echo, capacity=settings.parallel)
+
+
+def refusing_engine(settings: Settings) -> FakeEngine:
+    raise ConfigError("model file not found: /nodes/lack/it.gguf")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from clinextract.errors import ConfigError, EngineError
 from clinextract.settings import Settings
 from tests.conftest import cli_environment
 from tests.paths import EXAMPLES
-from tests.ray.helpers import echo_engine
+from tests.ray.helpers import echo_engine, refusing_engine
 from tests.test_integration import example_subset
 
 TASK = EXAMPLES / "tasks" / "Task001_dutch_radiology.json"
@@ -107,6 +108,14 @@ def test_every_worker_gone_is_an_engine_error_for_every_waiting_request(ray_clus
 def test_more_workers_than_the_cluster_has_cpus_is_one_config_line(ray_cluster):
     with pytest.raises(ConfigError, match=r"--workers 9 × --worker-cpus 1 needs 9 CPUs"):
         pool(workers=9)
+
+
+def test_a_worker_that_cannot_build_its_engine_is_one_line_of_its_kind(ray_cluster):
+    settings = Settings(executor="ray", workers=2, parallel=1)
+    with pytest.raises(ConfigError) as caught:
+        RayPoolEngine(settings, make_engine=refusing_engine)
+    message = str(caught.value)
+    assert re.fullmatch(r"Ray worker [01] on 127\.0\.0\.1: model file not found: \S+", message)
 
 
 def test_without_the_ray_extra_executor_ray_is_one_line_and_exit_2(tmp_path, cli_env):
