@@ -139,7 +139,7 @@ def render(scale: list[Sample], cost: tuple[Sample, Sample], model: list[Sample]
         f"the driver; ideal = workers × {SLOTS / LATENCY:g} docs/s. "
         f"{len(scale) // len(WORKERS)} repetitions, medians.",
         "",
-        "| workers | docs | docs/s | ideal | efficiency | other processes (cores) |",
+        "| workers | docs | docs/s | ideal | efficiency | busy cores besides the driver |",
         "|---|---|---|---|---|---|",
     ]
     for w in WORKERS:
@@ -171,11 +171,16 @@ def render(scale: list[Sample], cost: tuple[Sample, Sample], model: list[Sample]
         "",
         f"## The real model on this {info['cores']}-core machine",
         "",
-        "The bundled Gemma 3 270M, embedded engine, the bench task; the same cores shared",
-        "three ways. On one small box Ray adds processes, not cores: it pays off with more",
-        "machines (docs/scale.md).",
+        "The bundled Gemma 3 270M, embedded engine, the bench task, the same cores three",
+        "ways: one process with all cores as threads (8 slots), one Ray worker with all",
+        "cores, two Ray workers with one core each (4 slots each). On one small box Ray adds",
+        "processes, not cores: it pays off with more machines (docs/scale.md). On a crowded",
+        "machine (see the load average above) an engine with two threads slows down far more",
+        "than two engines with one thread each, because llama.cpp's threads wait for each",
+        "other (docs/performance.md, `--threads`): differences here then say more about the",
+        "machine's load than about Ray. Busy cores besides the driver include the workers.",
         "",
-        "| | docs | docs/s | other processes (cores) |",
+        "| | docs | docs/s | busy cores besides the driver |",
         "|---|---|---|---|",
     ]
     lines += [f"| {s.label} | {s.docs} | {s.docs_per_s:.2f} | {s.other_cores:.1f} |" for s in model]

@@ -1,4 +1,4 @@
-"""One real local Ray cluster for the whole session, started on 127.0.0.1 and stopped.
+"""One real local Ray cluster for these tests, started on 127.0.0.1 and stopped after.
 
 `ray start --head --block` in a process group of its own, in Ray's single-machine mode
 (node address 127.0.0.1, every service on the loopback), with token authentication on
@@ -48,7 +48,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # started once, stopped when tests/ray is done
 def ray_cluster() -> Cluster:
     temp = Path(tempfile.mkdtemp(prefix="cx-ray-"))  # short: Ray's socket paths must fit
     token = temp / "token"
