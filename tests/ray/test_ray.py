@@ -118,6 +118,23 @@ def test_a_worker_that_cannot_build_its_engine_is_one_line_of_its_kind(ray_clust
     assert re.fullmatch(r"Ray worker [01] on 127\.0\.0\.1: model file not found: \S+", message)
 
 
+def test_a_cluster_that_is_not_there_is_one_line_and_exit_1(tmp_path, cli_env):
+    from tests.ray.conftest import free_port
+
+    nobody = f"127.0.0.1:{free_port()}"
+    args = [TASK, "--data-dir", EXAMPLES / "data", "--output-dir", tmp_path]
+    proc = subprocess.run(
+        ["clinextract", "run", *map(str, args), "--executor", "ray", "--ray-address", nobody],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert f"engine error: cannot reach the Ray cluster at {nobody}:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_without_the_ray_extra_executor_ray_is_one_line_and_exit_2(tmp_path, cli_env):
     blocked = "import sys; sys.modules['ray'] = None; from clinextract.cli import main; main()"
     args = [TASK, "--data-dir", EXAMPLES / "data", "--output-dir", tmp_path, "--executor", "ray"]

@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import logging
 import os
+import socket
 import sys
 import threading
 from collections import deque
@@ -44,6 +45,7 @@ PRIME_TIMEOUT = 120.0
 MAX_RESTARTS = 3  # per worker, by Ray
 MAX_TRIES = 3  # workers that may die under one request before it fails on its own
 REVIVE_POLL = 1.0  # seconds between "are you back?" calls to a restarting worker
+CONNECT_TIMEOUT = 10.0  # seconds for the cluster's address to accept a connection
 # Ray's single-machine mode (what it uses on macOS and Windows): the node's address is
 # 127.0.0.1 and every Ray service listens on the loopback only. Read when ray is imported.
 SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -84,6 +86,9 @@ def connect(ray: Any, settings: Settings) -> bool:
         "logging_level": logging.INFO if settings.verbose else logging.ERROR,
     }
     address = cluster_address(settings)
+    why = unreachable(address) if address else None
+    if why:  # Ray itself would retry for minutes
+        raise EngineError(f"cannot reach the Ray cluster at {address}: {why}")
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -101,6 +106,19 @@ def connect(ray: Any, settings: Settings) -> bool:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise EngineError(f"cannot start or join {where}: {first_line(exc)}") from exc
     return True
+
+
+def unreachable(address: str) -> str | None:
+    """Why a HOST:PORT address does not accept a connection, or None when it does (or is
+    another kind of address, such as `auto`, which Ray resolves by its own rules)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return None
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
 
 
 def first_line(exc: BaseException) -> str:
