@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
+from .cli_common import (
+    err_console,
+    log_lines,
+    out_console,
+    run_guarded,
+    settings_from,
+    settings_options,
+)
 from .errors import ConfigError, MissingExtra
 from .store import RunFolder
 from .version import __version__
@@ -112,9 +119,8 @@ def _run(task_ref: str | None, task_id: int | None, show: int, options: dict[str
     if task_ref is not None and task_id is not None:
         raise ConfigError("give a task file or --task-id, not both")
     task = load_task(task_ref if task_ref is not None else task_id, settings)
-    with ProgressPrinter(
-        err_console, verbose=settings.verbose, log_text=settings.log_text
-    ) as printer:
+    printer = ProgressPrinter(err_console, verbose=settings.verbose, log_text=settings.log_text)
+    with printer, log_lines(printer.status):
         summaries = run_task(task, settings, on_progress=printer.update, on_status=printer.status)
     for summary in summaries:
         print_summary(summary)

@@ -7,10 +7,12 @@ Used by `clinextract run` (cli.py) and by the commands that live in their own mo
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,35 @@ def settings_from(options: dict[str, Any], **extra: Any) -> Settings:
         if not err["loc"]:  # a check across fields, e.g. the model file
             raise ConfigError(message) from exc
         raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {message}") from exc
+
+
+# --- what the layers below say while a command runs ---------------------------------------
+
+
+class _LineHandler(logging.Handler):
+    def __init__(self, say: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(record.getMessage())
+
+
+@contextmanager
+def log_lines(say: Callable[[str], None]) -> Iterator[None]:
+    """While a command runs, what clinextract's own loggers report (the Ray pool: its
+    workers, a worker that died and came back) is shown as one line each via `say`."""
+    logger = logging.getLogger("clinextract")
+    handler, level, propagate = _LineHandler(say), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 # --- error handling shared by every command ---------------------------------------------

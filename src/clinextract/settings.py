@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from .errors import ConfigError
 
 EngineName = Literal["embedded", "ollama", "openai"]  # = engines.ENGINES (a test checks)
+ExecutorName = Literal["local", "ray"]  # = engines.EXECUTORS (a test checks)
 
 
 def _flags(*names: str) -> dict[str, Any]:
@@ -234,6 +235,36 @@ class Settings(BaseModel):
         le=1,
         description="needs_review when a value's confidence is below this.",
         json_schema_extra=_flags("--review-below"),
+    )
+
+    # --- scale-out: the same run over a Ray cluster (docs/scale.md) ---------------------
+    # None of these change what the model answers (not in output_config): a run started
+    # locally resumes on Ray and the other way round.
+    executor: ExecutorName = Field(
+        "local",
+        description="local (this process) or ray: the same run over a pool of Ray "
+        "workers, each holding one engine (the 'ray' extra).",
+        json_schema_extra=_flags("--executor"),
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join: host:port, or 'auto' for the one started on "
+        "this machine with `ray start` (default: $RAY_ADDRESS, else a private Ray on "
+        "this machine for this run, listening on 127.0.0.1 only).",
+        json_schema_extra=_flags("--ray-address"),
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        description="Ray workers (actors), each with its own engine: --parallel slots "
+        "for the embedded engine, --concurrency requests for a server.",
+        json_schema_extra=_flags("--workers"),
+    )
+    worker_cpus: int = Field(
+        1,
+        ge=1,
+        description="CPUs each Ray worker reserves; the embedded engine's threads.",
+        json_schema_extra=_flags("--worker-cpus"),
     )
 
     @field_validator("base_url", mode="before")

@@ -49,6 +49,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+PREFIX = {"filename": "prefix.bin"}  # the primed instruction's slot file
+
+
 class EmbeddedEngine(Engine):
     name = "embedded"
 
@@ -86,10 +89,20 @@ class EmbeddedEngine(Engine):
         # instruction from slot to slot with llama.cpp's slot save/restore; the files go
         # to a private temporary folder, and /slots shows counts and settings, not text.
         self._slot_dir: tempfile.TemporaryDirectory[str] | None = None
-        if configure is None and settings.parallel > 1:
+        if configure is None:
             self._slot_dir = tempfile.TemporaryDirectory(prefix="clinextract-slots-")
             params.endpoint_slots = True
             params.slot_save_path = self._slot_dir.name
+        # One slot: every request starts from the primed instruction (restored before it),
+        # never from whatever the previous report left in the cache, so an answer does not
+        # depend on which reports came before it. llama.cpp is not batch-invariant: the
+        # same prompt continued from a different cached prefix can give another greedy
+        # answer. With this, a run at --parallel 1 gives the same records in any order:
+        # resumed, or spread over Ray workers (docs/scale.md).
+        self._restore_prefix = settings.parallel == 1 and self._slot_dir is not None
+        if self._restore_prefix:
+            params.cache_ram_mib = 0  # no other cached prompt may stand in for the prefix
+        self._primed = False
         if configure is not None:  # `clinextract serve`: chat template, model name, key
             configure(params)
         self._params_summary = {
@@ -111,6 +124,7 @@ class EmbeddedEngine(Engine):
             max_workers=settings.parallel, thread_name_prefix="clinextract-slot"
         )
         self._closed = threading.Event()
+        self._http: Any = None  # an HTTP client for slot restores (--parallel 1 only)
 
     def describe(self) -> dict[str, Any]:
         import xllamacpp
@@ -145,18 +159,22 @@ class EmbeddedEngine(Engine):
             "prompt": render_completion_prompt(prefix),
             "max_tokens": 1,
             "temperature": 0.0,
-            "cache_prompt": True,
+            # evaluated afresh from its first token, never continued from an earlier
+            # request's cache: every engine (a resumed run, each Ray worker) holds the
+            # same instruction, computed the same way
+            "cache_prompt": False,
             "id_slot": 0,
         }
+        self._primed = False
         try:
             if "error" in self.server.handle_completions(body):
                 return
             with httpx.Client(base_url=self.address, timeout=60) as client:
-                file = {"filename": "prefix.bin"}
-                client.post("/slots/0", params={"action": "save"}, json=file).raise_for_status()
+                client.post("/slots/0", params={"action": "save"}, json=PREFIX).raise_for_status()
                 for slot in range(1, self.capacity):
-                    reply = client.post(f"/slots/{slot}", params={"action": "restore"}, json=file)
+                    reply = client.post(f"/slots/{slot}", params={"action": "restore"}, json=PREFIX)
                     reply.raise_for_status()
+            self._primed = True
         except Exception:  # an optimisation only; requests still work without it
             return
 
@@ -174,16 +192,31 @@ class EmbeddedEngine(Engine):
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()
+        if self._restore_prefix and self._primed:
+            body["id_slot"] = 0
+            try:
+                self._restore_slot0()
+            except Exception as exc:  # the answer would depend on the previous report
+                return Completion.failed(f"llama.cpp: restoring the instruction: {exc}", started)
         try:
             reply = self.server.handle_completions(body)
         except Exception as exc:
             return Completion.failed(f"llama.cpp: {exc}", started)
         return parse_completion_reply(reply, time.perf_counter() - started)
 
+    def _restore_slot0(self) -> None:
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.address, timeout=60)
+        self._http.post("/slots/0", params={"action": "restore"}, json=PREFIX).raise_for_status()
+
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._http is not None:
+                self._http.close()
             self.server = None  # the model is freed when the server object goes
             if self._slot_dir is not None:
                 self._slot_dir.cleanup()
