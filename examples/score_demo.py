@@ -24,16 +24,20 @@ def gold_value(field: str, cell: str):
     return cell
 
 
-def main(path: str) -> None:
-    predictions = {r["uid"]: r for r in json.loads(Path(path).read_text(encoding="utf-8"))}
+def gold_rows() -> list[dict[str, str]]:
     with GOLD.open(encoding="utf-8") as fh:
-        gold = list(csv.DictReader(fh))
+        return list(csv.DictReader(fh))
+
+
+def agreement(predictions: dict[str, dict]) -> dict[str, float]:
+    """Per field, the share of gold reports the predictions (by uid) got right."""
+    gold = gold_rows()
     fields = [f for f in gold[0] if f != "uid"]
-    print(f"agreement with the gold labels ({len(gold)} reports):")
+    shares = {}
     for field in fields:
         hits = 0
         for g in gold:
-            want, got = gold_value(field, g[field]), predictions[g["uid"]].get(field)
+            want, got = gold_value(field, g[field]), (predictions.get(g["uid"]) or {}).get(field)
             if field == "bevindingen":  # any overlap of terms, case-insensitive
                 hits += (
                     bool({w.lower() for w in want} & {x.lower() for x in got or []})
@@ -44,7 +48,16 @@ def main(path: str) -> None:
                 hits += abs(want - got) < 0.51
             else:
                 hits += want == got
-        print(f"  {field:24s} {hits / len(gold):6.1%}")
+        shares[field] = hits / len(gold)
+    return shares
+
+
+def main(path: str) -> None:
+    predictions = {r["uid"]: r for r in json.loads(Path(path).read_text(encoding="utf-8"))}
+    shares = agreement(predictions)
+    print(f"agreement with the gold labels ({len(gold_rows())} reports):")
+    for field, share in shares.items():
+        print(f"  {field:24s} {share:6.1%}")
 
 
 if __name__ == "__main__":
