@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-examples dragon-synthetic studio
 
 install: $(STAMP)
 
@@ -40,6 +40,9 @@ bench-fields: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+
+bench-examples: $(STAMP)
+	$(BIN)/python bench/examples_sweep.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py

@@ -239,7 +239,7 @@ class Extractor:
                 self._busy.discard(folder)
 
     def _bar(self, progress: bool | None) -> AbstractContextManager[_Bar]:
-        return _Bar.open(self.progress if progress is None else progress)
+        return _Bar.open(self.progress if progress is None else progress, self.settings)
 
     def _streamed(self, source: DataSource, cfg: Settings, bar: _Bar) -> Iterator[dict[str, Any]]:
         """The pipeline in a worker thread; its records come back through a bounded
@@ -301,7 +301,7 @@ class _Bar:
 
     @classmethod
     @contextmanager
-    def open(cls, enabled: bool) -> Iterator[_Bar]:
+    def open(cls, enabled: bool, settings: Settings) -> Iterator[_Bar]:
         if not enabled or not cls._shown.acquire(blocking=False):
             yield cls()
             return
@@ -314,7 +314,7 @@ class _Bar:
             if not (console.is_terminal or console.is_jupyter):
                 yield cls()
                 return
-            with ProgressPrinter(console) as printer:
+            with ProgressPrinter(console, settings.verbose, settings.log_text) as printer:
                 yield cls(printer)
         finally:
             cls._shown.release()
@@ -388,7 +388,7 @@ def run_task(
     predictions of the last run as a DataFrame."""
     cfg = make_settings(settings, **overrides)
     loaded = task if isinstance(task, Task) else load_task(task, cfg)
-    with _Bar.open(progress) as bar:
+    with _Bar.open(progress, cfg) as bar:
         summaries = _run_task(
             loaded, cfg, engine=engine, on_progress=bar.combine(on_progress), on_status=bar.say
         )

@@ -69,7 +69,8 @@ class Result:
     def __repr__(self) -> str:
         s = self.summary
         return (
-            f"Result({s['rows']} rows: {s['successes']} success, {s['failures']} not; "
+            f"Result({s['rows']} rows: {s['successes']} success, {s['partials']} partial, "
+            f"{s['failures']} failure; "
             f"{s['docs_per_s']:.2f} docs/s; run folder: {self.run_dir})"
         )
 
