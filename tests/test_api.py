@@ -124,6 +124,8 @@ def test_every_form_of_examples_gives_the_prompts_of_the_same_file(tmp_path):
     assert from_file == prompts_for([(t, Size(**o)) for t, o in EXAMPLES])
     assert from_file == prompts_for([{"input": t, "output": Size(**o)} for t, o in EXAMPLES])
     assert from_file == prompts_for([(t, json.dumps(o)) for t, o in EXAMPLES])
+    frame = pd.DataFrame({"input": [t for t, _ in EXAMPLES], "output": [o for _, o in EXAMPLES]})
+    assert from_file == prompts_for(frame)
     # "auto": three per report, the most similar last (next to the report)
     assert [len(shown) for shown in from_file] == [3, 3, 3]
     assert from_file[0][-1] == ("CT thorax: nodus 9 mm rechts", '{"size_mm":9}')
@@ -257,6 +259,12 @@ def test_stopping_a_stream_early_stops_the_run():
                 break
         assert len(engine.requests) < 100  # the run stopped, it did not go on to 500
         assert ex.extract_one("nodus 8 mm")["fields"] == {"size_mm": 8}  # still usable
+
+
+def test_a_stream_that_cannot_run_says_so_when_asked_for():
+    with Extractor(Size, engine=FakeEngine(first_number), n_runs=2) as ex:
+        with pytest.raises(ConfigError, match="n_runs must be 1"):
+            ex.stream(["nodus 1 mm"])  # not only at the first record
 
 
 def test_a_stream_raises_what_stopped_the_run():

@@ -38,7 +38,7 @@ from .task import Task, load_task
 DataLike = list[str] | list[dict[str, Any]] | pd.DataFrame | str | Path
 SchemaLike = type[BaseModel] | dict[str, Any] | OutputSchema
 # a file of examples, or examples in memory: {"input": text, "output": ...} or (text, output)
-ExamplesLike = str | Path | Iterable[dict[str, Any] | tuple[str, Any]] | ExamplePool
+ExamplesLike = str | Path | Iterable[dict[str, Any] | tuple[str, Any]] | pd.DataFrame | ExamplePool
 DEFAULT_DESCRIPTION = "Extract the fields from the report."
 STREAM_BUFFER = 256  # finished records waiting for a slow consumer before the run waits
 
@@ -78,6 +78,8 @@ def as_examples(examples: ExamplesLike | None, schema: OutputSchema) -> ExampleP
         return examples
     if isinstance(examples, str | Path):
         return ExamplePool.load(Path(examples), schema)
+    if isinstance(examples, pd.DataFrame):  # columns input and output
+        examples = examples.to_dict(orient="records")
     if isinstance(examples, dict):
         raise ConfigError("examples: give a list of examples, not one dict")
     return ExamplePool.from_items(examples, schema)
@@ -165,11 +167,10 @@ class Extractor:
         input position), every row exactly once; each is on disk before it is yielded.
         For large inputs: memory does not grow with the rows. Stopping early (`break`)
         stops the run."""
-        source = self._source(data)
+        source = self._source(data)  # checked now, not at the first record
         if self.settings.n_runs != 1:
             raise ConfigError("stream runs once: n_runs must be 1")
-        with self._run_settings(output_dir) as (cfg, _), self._bar(progress) as bar:
-            yield from self._streamed(source, cfg, bar)
+        return self._streamed(source, output_dir, progress)
 
     # --- lifetime -------------------------------------------------------------------
     def close(self) -> None:
@@ -241,7 +242,13 @@ class Extractor:
     def _bar(self, progress: bool | None) -> AbstractContextManager[_Bar]:
         return _Bar.open(self.progress if progress is None else progress, self.settings)
 
-    def _streamed(self, source: DataSource, cfg: Settings, bar: _Bar) -> Iterator[dict[str, Any]]:
+    def _streamed(
+        self, source: DataSource, output_dir: str | Path | None, progress: bool | None
+    ) -> Iterator[dict[str, Any]]:
+        with self._run_settings(output_dir) as (cfg, _), self._bar(progress) as bar:
+            yield from self._records_of(source, cfg, bar)
+
+    def _records_of(self, source: DataSource, cfg: Settings, bar: _Bar) -> Iterator[dict[str, Any]]:
         """The pipeline in a worker thread; its records come back through a bounded
         queue (a slow consumer holds the run, not memory)."""
         finished: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=STREAM_BUFFER)
