@@ -333,6 +333,17 @@ def test_a_progress_bar_in_terminals_and_none_when_off(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_no_bar_and_no_warning_in_a_notebook_without_widgets(monkeypatch, capsys, recwarn):
+    import rich.console
+
+    from clinextract import progress
+
+    monkeypatch.setattr(rich.console, "_is_jupyter", lambda: True)
+    monkeypatch.setattr(progress, "_has_widgets", lambda: False)
+    extract(["nodus 1 mm"], Size, engine=FakeEngine(first_number))
+    assert capsys.readouterr().err == "" and not recwarn.list
+
+
 def test_the_public_names_are_documented_and_typed():
     import clinextract
 

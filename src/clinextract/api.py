@@ -29,13 +29,14 @@ from .errors import ConfigError
 from .examples import ExamplePool, few_shot
 from .pipeline import ProgressCallback, RunCancelled, RunSummary
 from .pipeline import run_task as _run_task
+from .progress import ProgressBar
 from .result import Result, read_predictions
 from .schema import OutputSchema, load_schema
 from .settings import Settings
 from .store import RunFolder, run_dir
 from .task import Task, load_task
 
-DataLike = list[str] | list[dict[str, Any]] | pd.DataFrame | str | Path
+DataLike = list[str] | list[dict[str, Any]] | pd.DataFrame | str | Path | DataSource
 SchemaLike = type[BaseModel] | dict[str, Any] | OutputSchema
 # a file of examples, or examples in memory: {"input": text, "output": ...} or (text, output)
 ExamplesLike = str | Path | Iterable[dict[str, Any] | tuple[str, Any]] | pd.DataFrame | ExamplePool
@@ -61,6 +62,8 @@ def as_schema(schema: SchemaLike) -> OutputSchema:
 def as_source(data: DataLike, input_field: str, id_field: str | None) -> DataSource:
     """Rows from what the caller has. A `str` is one report's text (never a file name:
     pass a `pathlib.Path` for a file); a list holds texts or dicts; a DataFrame its rows."""
+    if isinstance(data, DataSource):
+        return data
     if isinstance(data, Path):
         return DataSource(data, input_field, id_field)
     if isinstance(data, str):
@@ -239,8 +242,8 @@ class Extractor:
             with self._lock:
                 self._busy.discard(folder)
 
-    def _bar(self, progress: bool | None) -> AbstractContextManager[_Bar]:
-        return _Bar.open(self.progress if progress is None else progress, self.settings)
+    def _bar(self, progress: bool | None) -> AbstractContextManager[ProgressBar]:
+        return ProgressBar.open(self.progress if progress is None else progress, self.settings)
 
     def _streamed(
         self, source: DataSource, output_dir: str | Path | None, progress: bool | None
@@ -248,7 +251,9 @@ class Extractor:
         with self._run_settings(output_dir) as (cfg, _), self._bar(progress) as bar:
             yield from self._records_of(source, cfg, bar)
 
-    def _records_of(self, source: DataSource, cfg: Settings, bar: _Bar) -> Iterator[dict[str, Any]]:
+    def _records_of(
+        self, source: DataSource, cfg: Settings, bar: ProgressBar
+    ) -> Iterator[dict[str, Any]]:
         """The pipeline in a worker thread; its records come back through a bounded
         queue (a slow consumer holds the run, not memory)."""
         finished: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=STREAM_BUFFER)
@@ -297,54 +302,6 @@ class Extractor:
             worker.join()
 
 
-class _Bar:
-    """A rich progress bar in terminals and notebooks (one at a time across threads);
-    nothing when progress is off or output goes to a file."""
-
-    _shown = threading.Lock()
-
-    def __init__(self, printer: Any = None):
-        self.printer = printer
-
-    @classmethod
-    @contextmanager
-    def open(cls, enabled: bool, settings: Settings) -> Iterator[_Bar]:
-        if not enabled or not cls._shown.acquire(blocking=False):
-            yield cls()
-            return
-        try:
-            from rich.console import Console
-
-            from .progress import ProgressPrinter
-
-            console = Console(stderr=True)
-            if not (console.is_terminal or console.is_jupyter):
-                yield cls()
-                return
-            with ProgressPrinter(console, settings.verbose, settings.log_text) as printer:
-                yield cls(printer)
-        finally:
-            cls._shown.release()
-
-    def update(self, progress: Any, record: dict[str, Any] | None) -> None:
-        if self.printer is not None:
-            self.printer.update(progress, record)
-
-    def say(self, message: str) -> None:
-        if self.printer is not None:
-            self.printer.status(message)
-
-    def combine(self, on_progress: ProgressCallback | None) -> ProgressCallback:
-        """The bar and the caller's callback, both fed by every pipeline event."""
-
-        def both(progress: Any, record: dict[str, Any] | None) -> None:
-            self.update(progress, record)
-            if on_progress is not None:
-                on_progress(progress, record)
-
-        return both
-
-
 def extract(
     data: DataLike,
     schema: SchemaLike,
@@ -369,6 +326,8 @@ def extract(
     `output_dir=...` to keep the run folder (checkpoint, manifest); otherwise it is
     temporary.
     """
+    cfg = make_settings(settings, **overrides)
+    source = as_source(data, input_field, cfg.id_field)  # a missing file: before the model loads
     with Extractor(
         schema,
         description,
@@ -379,7 +338,7 @@ def extract(
         progress=progress,
         **overrides,
     ) as extractor:
-        return extractor.extract(data, on_progress=on_progress).df
+        return extractor.extract(source, on_progress=on_progress).df
 
 
 def run_task(
@@ -395,7 +354,7 @@ def run_task(
     predictions of the last run as a DataFrame."""
     cfg = make_settings(settings, **overrides)
     loaded = task if isinstance(task, Task) else load_task(task, cfg)
-    with _Bar.open(progress, cfg) as bar:
+    with ProgressBar.open(progress, cfg) as bar:
         summaries = _run_task(
             loaded, cfg, engine=engine, on_progress=bar.combine(on_progress), on_status=bar.say
         )
