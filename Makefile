@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic studio
 
 install: $(STAMP)
 
@@ -46,6 +46,9 @@ bench-report: $(STAMP)
 
 bench-ray: $(STAMP)
 	$(BIN)/python bench/ray_scaling.py
+
+bench-examples: $(STAMP)
+	$(BIN)/python bench/examples_sweep.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py

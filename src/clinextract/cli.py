@@ -159,6 +159,7 @@ def print_summary(summary: Any) -> None:
         + f"[{'red' if summary.failures else 'green'}]{summary.failures} failure"
         f"[/{'red' if summary.failures else 'green'}]"
         + (f", {summary.reused} reused from an earlier run" if summary.reused else "")
+        + f" · {examples_used(summary)}"
         + f" · {summary.docs_per_s:.2f} docs/s · {summary.tokens_per_s:.1f} output tokens/s"
         f" · {summary.seconds:.1f} s",
         highlight=False,
@@ -170,6 +171,12 @@ def print_summary(summary: Any) -> None:
     report = RunFolder(summary.run_dir).report_path
     if report.exists():
         out_console.print(f"  run report (open in a browser): {report}", highlight=False)
+
+
+def examples_used(summary: Any) -> str:
+    if not summary.num_examples:
+        return "no few-shot examples"
+    return f"{summary.num_examples} examples per report from {summary.examples_source}"
 
 
 def print_records(path: Path, n: int) -> None:

@@ -31,12 +31,32 @@ out_console = Console(soft_wrap=True)  # paths and summaries stay on one line
 # --- options generated from Settings ----------------------------------------------------
 
 
+class NumberOrWord(click.ParamType):
+    """A whole number or one of a few words, e.g. `--num-examples auto|N`."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        self.name = "|".join([*words, "N"])
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        word = str(value).strip().lower()
+        if word in self.words:
+            return word
+        try:
+            return int(word)
+        except ValueError:
+            self.fail(f"{value!r} is not a number or {' / '.join(self.words)}", param, ctx)
+
+
 def _click_type(annotation: Any) -> tuple[Any, bool]:
     """(click type, multiple) for a Settings field annotation."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         return _click_type(args[0])
+    words = [str(w) for a in args if typing.get_origin(a) is typing.Literal for w in a.__args__]
+    if origin in (typing.Union, types.UnionType) and int in args and words:
+        return NumberOrWord(words), False
     if origin is list:
         return _click_type(args[0])[0], True
     if origin is typing.Literal:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .data import DataSource
 from .engines import Engine
+from .examples import FewShot
 from .settings import Settings, stable_hash
 from .task import Task
 from .version import __version__
@@ -23,6 +24,7 @@ def build_manifest(
     settings: Settings,
     engine: Engine,
     config: dict[str, Any],
+    shots: FewShot,
 ) -> dict[str, Any]:
     """What `manifest.json` records at the start: enough to say how a run was made and to
     redo it. `config` is what the run's records are keyed by (its hash is the resume
@@ -42,10 +44,13 @@ def build_manifest(
         "config_hash": stable_hash(config),
         "prompt_hash": config["prompt"],
         "schema_hash": config["schema"],
-        "examples": {
+        "examples": {  # what each report was given: `num_examples` as used, from `source`
+            "num_examples": shots.per_report,
+            "source": shots.source,
+            "requested": settings.num_examples,
+            "available": len(shots.pool) if shots.pool is not None else 0,
             "path": str(task.example_path) if task.example_path else None,
             "hash": config["examples"],
-            "num_examples": settings.num_examples,
         },
         "engine": engine.describe(),
         "decoding": {

@@ -23,7 +23,7 @@ from typing import Any
 from .data import DataSource, Row, as_text
 from .engines import Completion, Engine, Request, create_engine
 from .errors import ClinextractError, ConfigError, InternalError
-from .examples import ExamplePool
+from .examples import ExamplePool, FewShot, few_shot
 from .grounding import CONFIDENCE_TOP_K, ground
 from .manifest import build_manifest, finish_manifest
 from .prompting import PromptBuilder
@@ -112,10 +112,17 @@ class RunSummary:
     prompt_tokens: int
     completion_tokens: int
     warnings: list[str] = field(default_factory=list)
+    num_examples: int = 0  # few-shot examples per report, as used
+    examples_source: str | None = None  # where they came from (a file, "in memory")
 
     @classmethod
     def of(
-        cls, task: str, folder: RunFolder, progress: Progress, warnings: list[str] | None = None
+        cls,
+        task: str,
+        folder: RunFolder,
+        progress: Progress,
+        warnings: list[str] | None = None,
+        shots: FewShot | None = None,
     ) -> RunSummary:
         return cls(
             task=task,
@@ -132,6 +139,8 @@ class RunSummary:
             prompt_tokens=progress.prompt_tokens,
             completion_tokens=progress.completion_tokens,
             warnings=list(warnings or []),
+            num_examples=shots.per_report if shots else 0,
+            examples_source=shots.source if shots else None,
         )
 
 
@@ -150,12 +159,14 @@ def run_task(
     *,
     source: DataSource | None = None,
     engine: Engine | None = None,
+    pool: ExamplePool | None = None,
     on_progress: ProgressCallback | None = None,
     on_status: Callable[[str], None] | None = None,
     should_stop: StopCheck | None = None,
 ) -> list[RunSummary]:
     """Run a task `settings.n_runs` times; returns one summary per run.
 
+    `pool`: few-shot examples given in memory, instead of the task's Example_Path.
     `should_stop` is polled after each finished row (and before each run); when it
     returns True the run stops cooperatively with `RunCancelled`."""
     say = on_status or (lambda message: None)
@@ -164,14 +175,8 @@ def run_task(
             raise ConfigError(f"{task.source or task.name}: no Data_Path and no data given")
         source = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
     check_columns(task, source)
-    pool = None
-    if settings.num_examples > 0:
-        if task.example_path is None:
-            raise ConfigError(
-                f"--num-examples {settings.num_examples} needs an Example_Path "
-                f"in the task file ({task.source or task.name})"
-            )
-        pool = ExamplePool.load(task.example_path, task.schema)
+    shots = few_shot(task, settings.num_examples, pool)
+    say(f"few-shot examples: {shots.describe()}")
     own_engine = engine is None
     if own_engine:
         say(f"starting the {settings.engine} engine ...")
@@ -194,7 +199,7 @@ def run_task(
                     run_settings,
                     engine,
                     folder,
-                    pool,
+                    shots,
                     on_progress,
                     say,
                     should_stop=should_stop,
@@ -222,21 +227,25 @@ def run_once(
     settings: Settings,
     engine: Engine,
     folder: RunFolder | Path,
-    pool: ExamplePool | None = None,
+    pool: FewShot | ExamplePool | None = None,
     on_progress: ProgressCallback | None = None,
     say: Callable[[str], None] = lambda message: None,
     *,
     should_stop: StopCheck | None = None,
 ) -> RunSummary:
+    """One run into `folder`. `pool`: the examples as resolved by `few_shot`, or a pool
+    from which `settings.num_examples` are taken per report (DRAGON's own pools)."""
     folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    shots = pool if isinstance(pool, FewShot) else FewShot.of(pool, settings.num_examples)
     prompts = PromptBuilder(task.description, task.schema)
     config = {
         **settings.output_config(),
+        "num_examples": shots.per_report,  # "auto" and the number it stands for: one run
         "model": engine.model_id,
         "prompt": prompts.hash,
         "schema": task.schema.hash,
         "input_field": task.input_field,
-        "examples": pool.hash if pool else None,
+        "examples": shots.hash,
         **({"top_logprobs": task.top_logprobs} if task.top_logprobs else {}),
     }
     store = RunStore(folder, stable_hash(config), overwrite=settings.overwrite)
@@ -253,10 +262,10 @@ def run_once(
         )
     if store.finished_rows:
         say(f"{folder.path}: resuming, {store.finished_rows} rows already done")
-    manifest = build_manifest(task, source, settings, engine, config)
+    manifest = build_manifest(task, source, settings, engine, config, shots)
     store.write_manifest(manifest)
     status, warnings = "interrupted", []
-    records = _records(task, source, settings, engine, prompts, pool, store)
+    records = _records(task, source, settings, engine, prompts, shots, store)
     try:
         for record, text in records:
             if not record.get("reused"):
@@ -282,7 +291,7 @@ def run_once(
             write_report(folder)
         except ConfigError as exc:  # the run itself is complete and on disk
             say(f"{exc}; write it again with `clinextract report {folder.path}`")
-    return RunSummary.of(task.name, folder, progress, warnings)
+    return RunSummary.of(task.name, folder, progress, warnings, shots)
 
 
 def _count(progress: Progress, record: dict[str, Any]) -> None:
@@ -315,7 +324,7 @@ def _records(
     settings: Settings,
     engine: Engine,
     prompts: PromptBuilder,
-    pool: ExamplePool | None,
+    shots: FewShot,
     store: RunStore,
 ) -> Generator[tuple[dict[str, Any], str], None, None]:
     """(finished record, its report text), in the order they finish."""
@@ -366,9 +375,8 @@ def _records(
                 heapq.heappush(pending, (-len(row.text), row.index, row))
             while pending and len(in_flight) < window:
                 row = heapq.heappop(pending)[2]
-                examples = pool.select(row.text, settings.num_examples) if pool else ()
                 request = Request(
-                    prompts.messages(row.text, examples),
+                    prompts.messages(row.text, shots.select(row.text)),
                     task.schema.grammar_schema,
                     settings.max_tokens,
                     settings.temperature,

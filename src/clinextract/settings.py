@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 EngineName = Literal["embedded", "ollama", "openai"]  # = engines.ENGINES (a test checks)
 ExecutorName = Literal["local", "ray"]  # = engines.EXECUTORS (a test checks)
+AUTO = "auto"  # num_examples: the task's examples decide (examples.few_shot)
 
 
 def _flags(*names: str) -> dict[str, Any]:
@@ -182,11 +183,11 @@ class Settings(BaseModel):
         "truncated answer is retried once with twice the budget.",
         json_schema_extra=_flags("--max-tokens", "--num_predict", "--num-predict"),
     )
-    num_examples: int = Field(
-        0,
-        ge=0,
-        description="Few-shot examples per report, the most "
-        "similar ones by BM25 from the task's Example_Path.",
+    num_examples: int | Literal["auto"] = Field(
+        AUTO,
+        description="Few-shot examples per report, the most similar ones by BM25 from the "
+        "task's Example_Path: auto = up to 3 when the task has examples, else none; "
+        "0 = none.",
         json_schema_extra=_flags("--num-examples", "--num_examples"),
     )
 
@@ -272,6 +273,19 @@ class Settings(BaseModel):
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [value]
+        return value
+
+    @field_validator("num_examples", mode="before")
+    @classmethod
+    def _examples_count(cls, value: Any) -> Any:
+        """'auto' or a whole number >= 0; "3" (a form, a flag) is 3."""
+        word = value.strip().lower() if isinstance(value, str) else None
+        if word == AUTO:
+            return AUTO
+        if word is not None and word.isdecimal():
+            return int(word)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"expected a number of examples (0 = none) or 'auto', got {value!r}")
         return value
 
     @model_validator(mode="after")

@@ -122,7 +122,8 @@ def test_a_cluster_that_is_not_there_is_one_line_and_exit_1(tmp_path, cli_env):
     from tests.ray.conftest import free_port
 
     nobody = f"127.0.0.1:{free_port()}"
-    args = [TASK, "--data-dir", EXAMPLES / "data", "--output-dir", tmp_path]
+    args = [TASK, "--data-dir", EXAMPLES / "data", "--example-dir", EXAMPLES / "data"]
+    args += ["--output-dir", tmp_path]
     proc = subprocess.run(
         ["clinextract", "run", *map(str, args), "--executor", "ray", "--ray-address", nobody],
         capture_output=True,
@@ -137,7 +138,8 @@ def test_a_cluster_that_is_not_there_is_one_line_and_exit_1(tmp_path, cli_env):
 
 def test_without_the_ray_extra_executor_ray_is_one_line_and_exit_2(tmp_path, cli_env):
     blocked = "import sys; sys.modules['ray'] = None; from clinextract.cli import main; main()"
-    args = [TASK, "--data-dir", EXAMPLES / "data", "--output-dir", tmp_path, "--executor", "ray"]
+    args = [TASK, "--data-dir", EXAMPLES / "data", "--example-dir", EXAMPLES / "data"]
+    args += ["--output-dir", tmp_path, "--executor", "ray"]
     proc = subprocess.run(
         [sys.executable, "-c", blocked, "run", *map(str, args)],
         capture_output=True,

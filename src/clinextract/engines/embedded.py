@@ -102,7 +102,6 @@ class EmbeddedEngine(Engine):
         self._restore_prefix = settings.parallel == 1 and self._slot_dir is not None
         if self._restore_prefix:
             params.cache_ram_mib = 0  # no other cached prompt may stand in for the prefix
-        self._primed = False
         if configure is not None:  # `clinextract serve`: chat template, model name, key
             configure(params)
         self._params_summary = {
@@ -125,6 +124,8 @@ class EmbeddedEngine(Engine):
         )
         self._closed = threading.Event()
         self._http: Any = None  # an HTTP client for slot restores (--parallel 1 only)
+        self._primed: str | None = None  # the prefix the slots were last primed with
+        self._priming = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         import xllamacpp
@@ -150,13 +151,24 @@ class EmbeddedEngine(Engine):
         """Evaluate the shared instruction once, in slot 0, and copy it into the other
         slots (a few ms each) instead of evaluating it once per slot: with 8 slots and a
         300-token instruction that is 2,100 prompt tokens (≈ 3 s on 2 cores) less per
-        engine. Best effort: on any problem the slots are left to fill themselves."""
+        engine. Best effort: on any problem the slots are left to fill themselves.
+        Once per prefix: runs that share an engine (an `Extractor` called again, threads)
+        prime it once, not once each."""
         if self._slot_dir is None or self._closed.is_set():
             return
+        prompt = render_completion_prompt(prefix)
+        with self._priming:
+            if self._primed != prompt:
+                # None while priming and after a failure: nothing to restore (--parallel 1)
+                self._primed = None
+                if self._prime(prompt):
+                    self._primed = prompt
+
+    def _prime(self, prompt: str) -> bool:
         import httpx
 
         body = {
-            "prompt": render_completion_prompt(prefix),
+            "prompt": prompt,
             "max_tokens": 1,
             "temperature": 0.0,
             # evaluated afresh from its first token, never continued from an earlier
@@ -165,18 +177,17 @@ class EmbeddedEngine(Engine):
             "cache_prompt": False,
             "id_slot": 0,
         }
-        self._primed = False
         try:
             if "error" in self.server.handle_completions(body):
-                return
+                return False
             with httpx.Client(base_url=self.address, timeout=60) as client:
                 client.post("/slots/0", params={"action": "save"}, json=PREFIX).raise_for_status()
                 for slot in range(1, self.capacity):
                     reply = client.post(f"/slots/{slot}", params={"action": "restore"}, json=PREFIX)
                     reply.raise_for_status()
-            self._primed = True
         except Exception:  # an optimisation only; requests still work without it
-            return
+            return False
+        return True
 
     def _complete(self, request: Request) -> Completion:
         body: dict[str, Any] = {
@@ -192,7 +203,7 @@ class EmbeddedEngine(Engine):
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()
-        if self._restore_prefix and self._primed:
+        if self._restore_prefix and self._primed is not None:
             body["id_slot"] = 0
             try:
                 self._restore_slot0()
