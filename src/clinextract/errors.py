@@ -1,5 +1,6 @@
 """Errors the faces turn into exit codes, and the one mapping from an error to what the
-user is told: ConfigError → 2, EngineError → 1, InternalError → 1, an interrupt → 130.
+user is told: ConfigError → 2, EngineError → 1, WriteError → 1, InternalError → 1, an
+interrupt → 130.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ class ConfigError(ClinextractError):
 
 class EngineError(ClinextractError):
     """The engine could not be started or stopped answering (exit code 1)."""
+
+
+class WriteError(ClinextractError):
+    """The run folder could not be written (disk full, read-only, I/O error): exit code 1.
+    Everything written before is intact; the same command resumes once writing works."""
 
 
 class InternalError(ClinextractError):
@@ -42,6 +48,8 @@ def exit_status(exc: BaseException) -> tuple[int, str] | None:
         return EXIT_CONFIG, f"error: {exc}"
     if isinstance(exc, EngineError):
         return EXIT_ENGINE, f"engine error: {exc}"
+    if isinstance(exc, WriteError):
+        return EXIT_ENGINE, f"write error: {exc}; {RESUME_HINT} once writing works again"
     if isinstance(exc, InternalError):
         return EXIT_ENGINE, f"internal error (please report it): {exc}"
     if isinstance(exc, KeyboardInterrupt):

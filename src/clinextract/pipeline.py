@@ -11,6 +11,7 @@ Progress flows up through a callback (`on_progress`), never by importing a face.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import time
@@ -22,12 +23,12 @@ from typing import Any
 
 from .data import DataSource, Row
 from .engines import Engine, Request, create_engine
-from .errors import ClinextractError, ConfigError, InternalError
+from .errors import ClinextractError, ConfigError, EngineError, InternalError
 from .examples import ExamplePool
 from .manifest import build_manifest, finish_manifest
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
-from .store import RunFolder, RunStore, run_dir
+from .store import RunFolder, RunStore, run_dir, run_dirs
 from .task import Task
 from .validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
 
@@ -154,11 +155,17 @@ def run_task(
                 f"in the task file ({task.source or task.name})"
             )
         pool = ExamplePool.load(task.example_path, task.schema)
-    own_engine = engine is None
-    if own_engine:
-        say(f"starting the {settings.engine} engine ...")
-    engine = engine or create_engine(settings)
-    try:
+    with contextlib.ExitStack() as held:
+        # Before the model loads: a second run on the same folders stops at once, and a
+        # broken data file (a ragged row, a bad JSON line) is found by reading it through.
+        for path in run_dirs(settings, task.name):
+            held.enter_context(RunFolder(path).lock())
+        if len(source) == 0:
+            raise ConfigError(f"{source.path}: no rows to extract")
+        if engine is None:
+            say(f"starting the {settings.engine} engine ...")
+            engine = create_engine(settings)
+            held.callback(engine.close)  # before the locks are released
         if settings.translate:  # pre-pass: reports to English, cached in the run folder
             from .translate import translated_source
 
@@ -183,9 +190,6 @@ def run_task(
                 )
             )
         return summaries
-    finally:
-        if own_engine:
-            engine.close()
 
 
 def check_columns(task: Task, source: DataSource) -> None:
@@ -221,7 +225,9 @@ def run_once(
         "examples": pool.hash if pool else None,
         **({"top_logprobs": task.top_logprobs} if task.top_logprobs else {}),
     }
-    store = RunStore(folder, stable_hash(config), overwrite=settings.overwrite)
+    store = RunStore(
+        folder, stable_hash(config), overwrite=settings.overwrite, fields=task.schema.field_names
+    )
     progress = Progress(total=len(source))
     if store.dropped:
         say(
@@ -249,13 +255,24 @@ def run_once(
                 on_progress(progress, {**record, "text": text} if settings.log_text else record)
             if should_stop is not None and should_stop():
                 raise RunCancelled(f"cancelled after {progress.done} of {progress.total} rows")
+        if store.mismatched:
+            say(
+                f"{folder.path}: {store.mismatched} checkpoint record(s) were made from other "
+                "input (the data changed, or the checkpoint was damaged); those rows were run "
+                "again"
+            )
         store.write_final(_final_items(source, store))
         status = "complete"
     finally:
         records.close()
         store.close()
         counts = {**progress.counts(), "stale_ignored": store.stale, "damaged": store.dropped}
-        store.write_manifest(finish_manifest(manifest, status, counts, progress.timings()))
+        try:
+            store.write_manifest(finish_manifest(manifest, status, counts, progress.timings()))
+        except ClinextractError:
+            if status == "complete":
+                raise
+            # else an error is under way (the disk is full, ...): that is the one to tell
     return RunSummary.of(task.name, folder, progress)
 
 
@@ -327,7 +344,12 @@ def _records(
                 if exhausted and not pending:
                     return
                 continue
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            finished, _ = wait(in_flight, settings.wait_timeout, return_when=FIRST_COMPLETED)
+            if not finished:
+                raise EngineError(
+                    f"no answer from the {engine.name} engine in {settings.wait_timeout:g} s "
+                    f"({len(in_flight)} requests waiting; --wait-timeout)"
+                )
             fatal: BaseException | None = None
             for future in finished:
                 row, attempts = in_flight.pop(future)

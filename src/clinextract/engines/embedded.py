@@ -11,17 +11,18 @@ prompt (`render_completion_prompt`).
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
+from ..errors import ConfigError, EngineError
 from ..messages import Message, render_completion_prompt
 from ..settings import Settings, model_file
 from .base import Completion, Engine, Request
@@ -105,12 +106,37 @@ class EmbeddedEngine(Engine):
             self.server = xllamacpp.Server(params)
         except Exception as exc:  # llama.cpp reports every load failure the same way
             raise EngineError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
-        self.load_seconds = time.perf_counter() - started
-        self.address = self.server.listening_address
+        self._closed = threading.Event()
+        self._in_flight: set[Future[Completion]] = set()
         self._pool = ThreadPoolExecutor(
             max_workers=settings.parallel, thread_name_prefix="clinextract-slot"
         )
-        self._closed = threading.Event()
+        self._await_loop()
+        self.load_seconds = time.perf_counter() - started
+        self.address = self.server.listening_address
+
+    def _await_loop(self) -> None:
+        """Wait (bounded) until llama.cpp's task loop answers a one-token request.
+
+        `xllamacpp.Server` returns before its loop thread has entered the loop, and the
+        loop marks itself running when it enters: a server dropped in between (a data
+        error found right after start-up) sends its stop signal to a loop that is not
+        running yet, then waits for that loop forever, holding the GIL. Measured: 2 of
+        10 such start-and-stop runs hung on a busy 2-core machine. Once the loop has
+        answered, stopping it is safe."""
+        probe = {"prompt": " ", "max_tokens": 1, "temperature": 0.0, "cache_prompt": False}
+        answer = self._pool.submit(self.server.handle_completions, probe)
+        try:
+            answer.result(timeout=self.settings.wait_timeout)
+        except TimeoutError:
+            self._abandon()
+            raise EngineError(
+                f"llama.cpp loaded {self.model_path.name} but did not answer within "
+                f"{self.settings.wait_timeout:g} s (--wait-timeout)"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - any failure of the first request
+            self._abandon()
+            raise EngineError(f"llama.cpp did not answer a first request: {exc}") from exc
 
     def describe(self) -> dict[str, Any]:
         import xllamacpp
@@ -130,7 +156,10 @@ class EmbeddedEngine(Engine):
     def submit(self, request: Request) -> Future[Completion]:
         if self._closed.is_set():
             raise EngineError("the embedded engine is closed")
-        return self._pool.submit(self._complete, request)
+        future = self._pool.submit(self._complete, request)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return future
 
     def prime(self, prefix: list[Message]) -> None:
         """Evaluate the shared instruction once, in slot 0, and copy it into the other
@@ -170,7 +199,12 @@ class EmbeddedEngine(Engine):
         if request.seed is not None:
             body["seed"] = request.seed
         if request.schema is not None:
-            body["grammar"] = grammar_for(request.schema)
+            try:
+                body["grammar"] = grammar_for(request.schema)
+            except ValueError as exc:  # a schema llama.cpp's converter does not take
+                raise ConfigError(
+                    f"llama.cpp cannot constrain answers to the schema: {exc}"
+                ) from exc
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()
@@ -181,12 +215,26 @@ class EmbeddedEngine(Engine):
         return parse_completion_reply(reply, time.perf_counter() - started)
 
     def close(self) -> None:
+        """Stop: queued requests are cancelled, the ones being answered get up to
+        --wait-timeout to finish, then the model is freed (after the last of them)."""
         if not self._closed.is_set():
             self._closed.set()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            wait(list(self._in_flight), self.settings.wait_timeout)
             self.server = None  # the model is freed when the server object goes
             if self._slot_dir is not None:
                 self._slot_dir.cleanup()
+
+    def _abandon(self) -> None:
+        """A server whose loop never answered cannot be stopped safely (see _await_loop):
+        it is never freed (one extra reference that nothing drops, not even the
+        interpreter's shutdown), and the process exits without waiting for it."""
+        self._closed.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.server))
+        self.server = None
+        if self._slot_dir is not None:
+            self._slot_dir.cleanup()
 
 
 def parse_completion_reply(reply: dict[str, Any], seconds: float) -> Completion:
