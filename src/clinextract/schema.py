@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -100,8 +101,9 @@ class OutputSchema:
             model = model_from_json_schema(title if isinstance(title, str) else "Output", schema)
             out = cls(model, schema, source, tuple(schema["properties"]))
             out.grammar_schema, out.describe()  # noqa: B018 - fail here, not mid-run
-        except (TypeError, ValueError, KeyError, RecursionError) as exc:
-            raise ConfigError(f"{source}: unsupported JSON Schema ({exc})") from exc
+        except Exception as exc:  # the user's schema: whatever cannot be built is refused
+            reason = str(exc).splitlines()[-1].strip() if str(exc) else type(exc).__name__
+            raise ConfigError(f"{source}: unsupported JSON Schema ({reason})") from exc
         return out
 
     @classmethod
@@ -192,7 +194,7 @@ def _import_parser(path: Path) -> type[BaseModel]:
     sys.modules[name] = module  # pydantic resolves forward references through sys.modules
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: any error is a config error
+    except (Exception, SystemExit) as exc:  # the user's code: any error is a config error
         raise ConfigError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
     parser = getattr(module, "OutputParser", None)
     if parser is None:
@@ -337,6 +339,8 @@ def _runaway(node: dict[str, Any], value: Any, path: str) -> str | None:
         if "maxLength" not in node and not any("maxLength" in v for v in node.get("anyOf", [])):
             return f"{where}: the text ran to {len(value)} characters (the model looped)"
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):  # NaN, Infinity: JSON's parsers accept, JSON has not
+            return f"{where}: {value} is not a number"
         if abs(value) >= GRAMMAR_NUMBER_BOUND:
             return f"{where}: {value} is a run-away number"
     return None

@@ -9,6 +9,7 @@ spelling as aliases.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,16 @@ _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems")
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def check_json_schema(node: Any, where: str = "schema", depth: int = 0) -> None:
     """Refuse, with the place and the reason (ValueError), what this module and the grammar
     cannot honour: an unknown or misspelt type, an empty or non-list enum, a keyword of the
@@ -29,6 +40,8 @@ def check_json_schema(node: Any, where: str = "schema", depth: int = 0) -> None:
         raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if not isinstance(node, dict):
         raise ValueError(f"{where}: expected an object, got {type(node).__name__}")
+    if depth == 0 and not _finite(node):
+        raise ValueError(f"{where}: NaN or Infinity is not a JSON number")
     types = node.get("type")
     for t in types if isinstance(types, list) else [types]:
         if t is not None and not (isinstance(t, str) and t in JSON_TYPES):

@@ -33,7 +33,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -42,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import json_default
-from .errors import ConfigError, WriteError
+from .errors import ConfigError
+from .files import atomic_write, dumps, read_jsonl, write_json, writing
 from .settings import Settings
 
 RECORDS, MANIFEST, PREDICTIONS = "records.jsonl", "manifest.json", "nlp-predictions-dataset.json"
@@ -65,62 +64,6 @@ def run_dirs(settings: Settings, task_name: str) -> list[Path]:
 def translations_path(settings: Settings, task_name: str) -> Path:
     """The --translate cache, shared by every run of the task under this run name."""
     return settings.output_dir / settings.run_name / f"{task_name}-translations.jsonl"
-
-
-# --- files --------------------------------------------------------------------------------
-
-
-@contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """An OSError while writing `path` is a WriteError: one line, exit code 1."""
-    try:
-        yield
-    except OSError as exc:
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def atomic_write(path: Path, chunks: Iterable[str]) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def write_json(path: Path, obj: Any, indent: int | None = None) -> None:
-    atomic_write(path, [dumps(obj, indent) + "\n"])
-
-
-def dumps(obj: Any, indent: int | None = None) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=json_default, allow_nan=False, indent=indent)
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]:
-    """(offset, line, object) for every complete line of a JSON-lines file; the object is
-    None when the line is not a JSON object. A last line without its newline (the
-    process was killed while writing it) is not yielded."""
-    if not path.exists():
-        return
-    offset = 0
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                return
-            try:
-                obj = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                obj = None
-            yield offset, line, obj if isinstance(obj, dict) else None
-            offset += len(line)
 
 
 def is_record(obj: dict[str, Any] | None, fields: Iterable[str] | None = None) -> bool:
@@ -302,6 +245,7 @@ class RunStore:
         self.stale = 0  # lines of another configuration, moved aside
         self.dropped = 0  # damaged lines (garbage, half-written, a row twice), removed
         self.mismatched = 0  # rows whose record was made from other input (see done())
+        self._lines = 0  # lines in the checkpoint; more than the rows done: some superseded
         self._lock = self.folder.lock()
         self._lock.acquire()
         try:
@@ -309,6 +253,8 @@ class RunStore:
                 if overwrite:
                     for name in RUN_FILES:
                         (self.run_dir / name).unlink(missing_ok=True)
+                for leftover in self._leftovers():
+                    leftover.unlink(missing_ok=True)
                 self._recover()
                 self._fh = self.records_path.open("ab", buffering=0)  # every write at once
                 self._end = os.fstat(self._fh.fileno()).st_size
@@ -317,6 +263,14 @@ class RunStore:
             raise
 
     # --- resume ------------------------------------------------------------------------
+    def _leftovers(self) -> list[Path]:
+        """Temporary files of writes a killed run did not finish (ours: we hold the lock)."""
+        return [
+            *self.run_dir.glob(f".{PREDICTIONS}.*"),
+            *self.run_dir.glob(f".{MANIFEST}.*"),
+            self.records_path.with_suffix(".jsonl.tmp"),
+        ]
+
     def _recover(self) -> None:
         """Keep the lines of this configuration, the last one of each row; move other
         configurations' lines aside; drop what is not a record, and both records of a
@@ -367,6 +321,7 @@ class RunStore:
             if not rec.get("transient"):  # a passing failure is computed again
                 self._index(rec, offset)
             offset += len(line)
+        self._lines = len(last)
 
     def done(self, row: int, row_id: str, text_sha: str) -> bool:
         """Whether this row was finished under this configuration, for the same input.
@@ -402,6 +357,7 @@ class RunStore:
                     os.ftruncate(self._fh.fileno(), offset)
                 raise
         self._end += len(line)
+        self._lines += 1
         self._index(record, offset)
 
     def _index(self, record: dict[str, Any], offset: int) -> None:
@@ -440,8 +396,29 @@ class RunStore:
             yield "\n]\n"
 
         with writing(self.records_path):
+            if self._lines > self.finished_rows:
+                self._compact()
             os.fsync(self._fh.fileno())
         atomic_write(self.predictions_path, chunks())
+
+    def _compact(self) -> None:
+        """Rewrite the checkpoint with one line per row, its current one, in row order:
+        rows computed again (after a passing failure, or over a record made from other
+        input) leave their earlier line behind otherwise."""
+        tmp = self.records_path.with_suffix(".jsonl.tmp")
+        with self.records_path.open("rb") as src, tmp.open("wb") as dst:
+            for row, offset in enumerate(self._offsets):
+                if offset >= 0:
+                    src.seek(offset)
+                    self._offsets[row] = dst.tell()
+                    dst.write(src.readline())
+            dst.flush()
+            os.fsync(dst.fileno())
+        self._fh.close()
+        os.replace(tmp, self.records_path)
+        self._fh = self.records_path.open("ab", buffering=0)
+        self._end = os.fstat(self._fh.fileno()).st_size
+        self._lines = self.finished_rows
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         self.folder.write_manifest(manifest)

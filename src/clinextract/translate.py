@@ -32,9 +32,10 @@ from typing import Any
 from .data import DataSource, Row
 from .engines import Completion, Engine, Request
 from .errors import EngineError
+from .files import writing
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
-from .store import translations_path, writing
+from .store import translations_path
 
 SYSTEM = (
     "Translate the clinical report into English. Translate all of it; keep every number, "
@@ -140,7 +141,7 @@ def _entry(line: bytes) -> dict[str, Any] | None:
     """A cache line as an entry, or None when it is not one (garbage, another shape)."""
     try:
         entry = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
     ok = isinstance(entry, dict) and isinstance(entry.get("text_sha"), str)
     if ok and entry.get("status") == "success":

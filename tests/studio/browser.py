@@ -103,9 +103,15 @@ class StudioServer:
                 self.process.wait(10)
 
 
-def chrome(width: int = 1400, height: int = 1000) -> webdriver.Chrome:
+def chrome(
+    width: int = 1400, height: int = 1000, performance_log: bool = False
+) -> webdriver.Chrome:
+    """Headless Chromium; with `performance_log`, DevTools' network events are kept for
+    `driver.get_log("performance")` (tests/browser_egress.py reads them)."""
     os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager look for downloads
     options = Options()
+    if performance_log:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     options.binary_location = str(CHROMIUM)
     for switch in CHROMIUM_SWITCHES:
         options.add_argument(switch)

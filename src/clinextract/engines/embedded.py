@@ -101,17 +101,27 @@ class EmbeddedEngine(Engine):
             "cache_prompt": True,
             "threads": settings.threads,
         }
-        started = time.perf_counter()
-        try:
-            self.server = xllamacpp.Server(params)
-        except Exception as exc:  # llama.cpp reports every load failure the same way
-            raise EngineError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
         self._closed = threading.Event()
         self._in_flight: set[Future[Completion]] = set()
         self._pool = ThreadPoolExecutor(
             max_workers=settings.parallel, thread_name_prefix="clinextract-slot"
         )
-        self._await_loop()
+        started = time.perf_counter()
+        try:
+            self.server = xllamacpp.Server(params)
+        except Exception as exc:  # llama.cpp reports every load failure the same way
+            self._pool.shutdown()
+            raise EngineError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+        try:
+            self._await_loop()
+        except BaseException:  # Ctrl+C during start-up: stop only once the loop runs
+            if not self._closed.is_set():
+                try:
+                    self._await_loop()
+                    self.close()
+                except BaseException:  # noqa: BLE001 - the first error is the one to tell
+                    self._abandon()
+            raise
         self.load_seconds = time.perf_counter() - started
         self.address = self.server.listening_address
 
@@ -119,11 +129,10 @@ class EmbeddedEngine(Engine):
         """Wait (bounded) until llama.cpp's task loop answers a one-token request.
 
         `xllamacpp.Server` returns before its loop thread has entered the loop, and the
-        loop marks itself running when it enters: a server dropped in between (a data
-        error found right after start-up) sends its stop signal to a loop that is not
-        running yet, then waits for that loop forever, holding the GIL. Measured: 2 of
-        10 such start-and-stop runs hung on a busy 2-core machine. Once the loop has
-        answered, stopping it is safe."""
+        loop marks itself running when it enters: a server dropped in between (an error
+        or a Ctrl+C right after start-up) sends its stop signal to a loop that is not
+        running yet, then waits for that loop forever, holding the GIL. Once the loop
+        has answered once, stopping it is safe (docs/reliability.md has the figures)."""
         probe = {"prompt": " ", "max_tokens": 1, "temperature": 0.0, "cache_prompt": False}
         answer = self._pool.submit(self.server.handle_completions, probe)
         try:
@@ -134,7 +143,7 @@ class EmbeddedEngine(Engine):
                 f"llama.cpp loaded {self.model_path.name} but did not answer within "
                 f"{self.settings.wait_timeout:g} s (--wait-timeout)"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - any failure of the first request
+        except Exception as exc:  # any failure of the first request
             self._abandon()
             raise EngineError(f"llama.cpp did not answer a first request: {exc}") from exc
 
@@ -231,8 +240,9 @@ class EmbeddedEngine(Engine):
         interpreter's shutdown), and the process exits without waiting for it."""
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.server))
-        self.server = None
+        if self.server is not None:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.server))
+            self.server = None
         if self._slot_dir is not None:
             self._slot_dir.cleanup()
 
