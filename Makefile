@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio reliability
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ bench-quick: $(STAMP)
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py
+
+# The reliability campaign (kill -9, corruption, write failures, engine faults, fuzzing,
+# hangs, egress), about an hour on 2 cores; writes docs/reliability.md.
+reliability: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.reliability.campaign
 
 studio: $(STAMP)
 	$(BIN)/clinextract studio

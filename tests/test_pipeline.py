@@ -175,3 +175,31 @@ def test_rows_that_failed_for_a_passing_reason_run_again_on_resume(tmp_path):
     [second] = run_task(TASK, settings(tmp_path), source=source(3), engine=engine)
     assert second.reused == 0 and len(engine.requests) == 3
     assert [r["status"] for r in predictions(second)] == ["success"] * 3
+
+
+def test_an_engine_that_never_answers_stops_the_run_after_the_wait_timeout(tmp_path):
+    import threading
+
+    never = threading.Event()
+    engine = FakeEngine(lambda request: never.wait() and ok("{}"), capacity=2)
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="no answer from the fake engine in 0.3 s"):
+        run_task(TASK, settings(tmp_path, wait_timeout=0.3), source=source(4), engine=engine)
+    assert time.monotonic() - started < 10
+    never.set()
+    engine.close()
+
+
+def test_a_data_file_without_rows_stops_before_the_engine_starts(tmp_path):
+    (tmp_path / "r.csv").write_text("uid,text\n")
+    task = Task("Task009_fake", "Tel.", "text", SCHEMA, data_path=tmp_path / "r.csv")
+    with pytest.raises(ConfigError, match="no rows to extract"):
+        run_task(task, settings(tmp_path, engine="openai", base_url=["http://127.0.0.1:9"]))
+
+
+def test_a_ragged_row_anywhere_stops_before_the_engine_starts(tmp_path):
+    rows = "".join(f"{n},report {n}\n" for n in range(50))
+    (tmp_path / "r.csv").write_text("uid,text\n" + rows + "51,one,too many\n")
+    task = Task("Task009_fake", "Tel.", "text", SCHEMA, data_path=tmp_path / "r.csv")
+    with pytest.raises(ConfigError, match="line 52 has 3 cells"):  # no engine at :9 is tried
+        run_task(task, settings(tmp_path, engine="openai", base_url=["http://127.0.0.1:9"]))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.paths import ROOT
-from tests.reliability.helpers import child_command, env
+from tests.reliability.helpers import Tally, child_command, env
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -116,3 +116,75 @@ def offline_run(root: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=900,
     )
+
+
+# --- the campaign's part -------------------------------------------------------------------
+
+
+def run(work: Path, model: bool = True) -> Tally:
+    """Every egress check once, as figures: where whole runs connect, an offline run, what
+    the Studio and `serve` listen on, and what the Studio's pages ask the browser for."""
+    from tests.browser_egress import EgressBrowser, leaving
+    from tests.engines.fixtures.fault_server import FaultServer
+    from tests.engines.helpers import ServeProcess, free_port
+    from tests.reliability.helpers import check_run, make_reports, write_task
+    from tests.studio.browser import StudioServer, ensure_chromium
+
+    tally = Tally("no egress")
+    server = FaultServer().start()
+    try:
+        root = write_task(work / "audit-openai", make_reports(8))
+        status, events = audited_run(root, "--engine", "openai", "--base-url", server.url)
+    finally:
+        server.stop()
+    _audit(tally, "server engine", status, events)
+    if model:
+        root = write_task(work / "audit-embedded", make_reports(4))
+        status, events = audited_run(root, "--parallel", "2", "--max-tokens", "48")
+        _audit(tally, "embedded engine", status, events)
+        why = unshare_allowed()
+        if why:
+            tally.figures["run without a network: skipped"] = why
+        else:
+            root = write_task(work / "offline", make_reports(4))
+            proc = offline_run(root, "--parallel", "2", "--max-tokens", "48")
+            ok = proc.returncode == 0 and "no route" in proc.stdout and check_run(root).ok
+            tally.add("runs without any network (unshare -n) that completed", int(ok))
+            if not ok:
+                tally.problems.append(f"offline run: exit {proc.returncode}: {proc.stderr[-300:]}")
+        port = free_port()
+        with ServeProcess("--parallel", "1", port=port):
+            _listens(tally, "clinextract serve", listening(port))
+    studio_dir = work / "studio"
+    studio_dir.mkdir()
+    ensure_chromium()
+    with StudioServer(studio_dir) as studio, EgressBrowser() as browser:
+        _listens(tally, "clinextract studio", listening(studio.port))
+        for page, text in (
+            ("", "Save task"),
+            ("run", "Run"),
+            ("results", "No runs in"),
+            ("evaluate", "No finished runs in"),
+        ):
+            browser.visit(f"{studio.url}/{page}", wait=lambda p, t=text: p.wait_text(t))
+        tally.add("Studio pages opened in Chromium", 4)
+        tally.add("browser requests recorded", len(browser.urls))
+        away = leaving(browser.urls)
+        tally.add("browser requests that leave 127.0.0.1", len(away))
+        if away:
+            tally.problems.append(f"the Studio's pages ask for {away[:5]}")
+    return tally
+
+
+def _audit(tally: Tally, label: str, status: int, events: list[dict[str, Any]]) -> None:
+    away = outside(events)
+    tally.add(f"{label} run: socket connects and name lookups recorded", len(events))
+    tally.add(f"{label} run: not loopback", len(away))
+    if status != 0 or away or not events:
+        tally.problems.append(f"{label} run: exit {status}, outside: {away[:5]}")
+
+
+def _listens(tally: Tally, label: str, addresses: set[str]) -> None:
+    tally.figures[f"{label} listens on (default)"] = ", ".join(sorted(addresses)) or "nothing"
+    if addresses != {"127.0.0.1"}:
+        tally.problems.append(f"{label} listens on {addresses}")
