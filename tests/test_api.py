@@ -76,3 +76,9 @@ def test_extract_from_a_file_path(tmp_path):
     data.write_text('{"id": "a", "text": "size 12"}\n{"id": "b", "text": "size 4"}\n')
     df = extract(Path(data), Size, engine=FakeEngine(first_number))
     assert list(df["id"]) == ["a", "b"] and list(df["size_mm"]) == [12, 4]
+
+
+def test_an_empty_list_is_an_empty_frame_not_an_error():
+    engine = FakeEngine(first_number)
+    df = extract([], Size, engine=engine)
+    assert len(df) == 0 and engine.requests == []

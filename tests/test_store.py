@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
 
-from clinextract.store import RunStore
+import pytest
+
+from clinextract.errors import WriteError
+from clinextract.store import LOCK, RunFolder, RunFolderInUse, RunStore, is_record
 
 
 def rec(row, status="success"):
@@ -122,11 +128,6 @@ def test_valid_json_of_another_shape_is_not_a_record(tmp_path):
 
 
 def test_a_second_store_on_the_folder_is_refused_naming_the_pid(tmp_path):
-    import os
-    import threading
-
-    from clinextract.store import LOCK, RunFolder, RunFolderInUse
-
     store = RunStore(tmp_path, "cfg")
     assert (tmp_path / LOCK).read_text().strip() == str(os.getpid())
     with RunFolder(tmp_path).lock():  # the same thread: re-entrant (run_task, then RunStore)
@@ -178,12 +179,6 @@ def test_a_record_of_other_input_is_counted_and_not_reused(tmp_path):
 
 
 def test_a_failed_append_cuts_its_partial_line_and_says_which_file(tmp_path):
-    import errno
-
-    import pytest
-
-    from clinextract.errors import WriteError
-
     store = RunStore(tmp_path, "cfg")
     store.append(rec(0))
 
@@ -218,7 +213,5 @@ def test_temporary_files_of_a_killed_write_are_removed(tmp_path):
 
 
 def test_a_record_must_have_the_schemas_fields():
-    from clinextract.store import is_record
-
     assert is_record(rec(0), ["x"]) and not is_record(rec(0), ["x", "y"])
     assert not is_record({**rec(0), "status": "fine"}) and not is_record({**rec(0), "row": True})

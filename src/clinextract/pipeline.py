@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import DataSource, Row
+from .data import DataSource, RecordsSource, Row
 from .engines import Engine, Request, create_engine
 from .errors import ClinextractError, ConfigError, EngineError, InternalError
 from .examples import ExamplePool
@@ -160,7 +160,7 @@ def run_task(
         # broken data file (a ragged row, a bad JSON line) is found by reading it through.
         for path in run_dirs(settings, task.name):
             held.enter_context(RunFolder(path).lock())
-        if len(source) == 0:
+        if len(source) == 0 and not isinstance(source, RecordsSource):  # [] from the API is fine
             raise ConfigError(f"{source.path}: no rows to extract")
         if engine is None:
             say(f"starting the {settings.engine} engine ...")

@@ -61,11 +61,7 @@ def run(work: Path, cases: int, seed: int = 21, rows: int = 24) -> Tally:
             tally.problems.append(
                 f"{where}: second run exit {second.returncode}: {second.stderr[-300:]}"
             )
-        check = check_run(root, expected)
-        tally.add("records lost", check.lost)
-        tally.add("records duplicated", check.duplicated)
-        if not check.ok:
-            tally.problems.append(f"{where}: {check}")
+        tally.record(check_run(root, expected), where)
     # a lock left behind by a killed run
     for case in range(max(1, cases // 4)):
         root = write_task(work / f"stale{case:03d}", reports)

@@ -87,11 +87,7 @@ def run(work: Path, cases: int, seed: int = 5, rows: int = 24) -> Tally:
         changed = [r for r in before if r != row and kept.get(r) != before[r]]
         if changed:
             tally.problems.append(f"{where}: lines of rows {changed} were not kept as they were")
-        check = check_run(root, expected_values(reports))
-        tally.add("records lost", check.lost)
-        tally.add("records duplicated", check.duplicated)
-        if not check.ok:
-            tally.problems.append(f"{where}: {check}")
+        tally.record(check_run(root, expected_values(reports)), where)
         if sha(run_folder(root) / "nlp-predictions-dataset.json") != wanted:
             tally.problems.append(f"{where}: predictions differ from the undamaged run's")
     return tally

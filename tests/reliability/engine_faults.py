@@ -114,12 +114,8 @@ def run(
                 tally.problems.append(f"{label}: resume exit {again.returncode}")
                 continue
             check = check_run(root, expected)
-            tally.add("records lost", check.lost)
-            tally.add("records duplicated", check.duplicated)
-            tally.add("fabricated values", check.fabricated)
+            tally.record(check, label)
             tally.add("failed rows without their error", check.unexplained_failures)
-            if not check.ok:
-                tally.problems.append(f"{label}: {check}")
     return tally
 
 

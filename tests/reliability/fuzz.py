@@ -28,13 +28,26 @@ from clinextract.cli import cli
 from clinextract.errors import exit_status
 from tests.engines.fixtures.fault_server import FaultServer, Reply, completion
 from tests.reliability.fuzz_inputs import CATEGORIES, Case
-from tests.reliability.helpers import Tally
+from tests.reliability.helpers import Tally, cli_args
 
 CONFIG, RAN_OK, RAN_FAILURES = (
     "one-line error, exit 2",
     "ran, every row a value",
     "ran, per-row failures",
 )
+
+
+def _examples(count: int, seed_value: int) -> Any:
+    """Hypothesis as the campaign uses it: reproducible (a fixed seed, no example
+    database), every case counted once (no shrinking), no deadline."""
+    options = settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    return lambda func: seed(seed_value)(options(func))
 
 
 def materialize(case: Case, root: Path) -> None:
@@ -49,26 +62,9 @@ def materialize(case: Case, root: Path) -> None:
 def cli_case(case: Case, root: Path, server: FaultServer) -> tuple[str, str | None]:
     """(outcome, defect or None) of one case through the CLI."""
     materialize(case, root)
-    args = [
-        "run",
-        "--task-id",
-        "1",
-        "--task-dir",
-        str(root / "tasks"),
-        "--data-dir",
-        str(root / "data"),
-        "--output-dir",
-        str(root / "out"),
-        "--engine",
-        "openai",
-        "--base-url",
-        server.url,
-        "--concurrency",
-        "4",
-        "--max-failures",
-        "2",
-        *[str(root / a) if a == "data" else a for a in case.args],
-    ]
+    extra = [str(root / a) if a == "data" else a for a in case.args]
+    server_args = ["--engine", "openai", "--base-url", server.url, "--max-failures", "2"]
+    args = ["run", *cli_args(root, *server_args, "--concurrency", "4", *extra)]
     result = CliRunner().invoke(cli, args, catch_exceptions=True)
     stderr = result.stderr
     if not isinstance(result.exception, SystemExit | None):
@@ -146,14 +142,7 @@ def _fuzz(
     by_kind = tally.counter(f"{category}: kinds")
     outcomes = tally.counter(f"{category}: outcomes")
 
-    @seed(seed_value)
-    @settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_examples(examples, seed_value)
     @given(strategy)
     def one(case: Case) -> None:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -183,14 +172,7 @@ def run_embedded(work: Path, cases: int, seed_value: int = 7) -> Tally:
     outcomes = tally.counter("outcomes")
     try:
 
-        @seed(seed_value)
-        @settings(
-            max_examples=cases,
-            database=None,
-            deadline=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        @_examples(cases, seed_value)
         @given(CATEGORIES["schema"])
         def one(case: Case) -> None:
             with tempfile.TemporaryDirectory(dir=work) as tmp:

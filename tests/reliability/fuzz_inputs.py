@@ -12,18 +12,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from clinextract.schema_models import JSON_TYPES
+from clinextract.task import KNOWN_KEYS
+
 VALUE_FIELD = {"value": {"type": "int", "optional": True}}
-KNOWN_KEYS = (
-    "Description",
-    "Data_Path",
-    "Input_Field",
-    "Parser_Format",
-    "Example_Path",
-    "Id_Field",
-    "Task_Name",
-)
 REQUIRED = ("Description", "Input_Field", "Parser_Format")
-JSON_TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
 KEYWORDS = (
     "type",
     "properties",
@@ -136,7 +129,7 @@ def task_files(draw: st.DrawFn) -> Case:
         key = draw(st.text(min_size=1, max_size=20).filter(lambda k: k not in KNOWN_KEYS))
         task = _json({**task_spec(), key: draw(json_values)})
     elif kind == "wrong type":
-        key = draw(st.sampled_from(KNOWN_KEYS))
+        key = draw(st.sampled_from(sorted(KNOWN_KEYS)))
         value = draw(json_values.filter(lambda v: not isinstance(v, str)))
         task = _json(task_spec(**{key: value}))
     elif kind == "huge description":

@@ -177,6 +177,14 @@ class Tally:
     def __getitem__(self, key: str) -> Any:
         return self.figures.get(key, 0)
 
+    def record(self, check: Check, where: str) -> None:
+        """Count what a finished run folder shows (`check_run`); any break is a problem."""
+        self.add("records lost", check.lost)
+        self.add("records duplicated", check.duplicated)
+        self.add("fabricated values", check.fabricated)
+        if not check.ok:
+            self.problems.append(f"{where}: {check}")
+
 
 @dataclass
 class Check:

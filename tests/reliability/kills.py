@@ -99,14 +99,11 @@ def fake_engine_kills(work: Path, kills: int, seed: int = 13, rows: int = 30) ->
             )
             continue
         check = check_run(root, expected)
-        tally.add("records lost", check.lost)
-        tally.add("records duplicated", check.duplicated)
+        tally.record(check, f"case {case} {moments}")
         tally.add("rows out of order", check.out_of_order)
         tally.add("input columns changed", check.inputs_changed)
         if "Traceback" in final.stderr:
             tally.problems.append(f"case {case}: a traceback")
-        if not check.ok:
-            tally.problems.append(f"case {case} {moments}: {check}")
         if sha(run_folder(root) / "nlp-predictions-dataset.json") == wanted:
             tally.add("byte-identical to the uninterrupted run")
         else:
@@ -180,11 +177,7 @@ def real_model_kills(work: Path, kills: int, seed: int = 7, rows: int = 8) -> Ta
                 f"model case {case}: exit {final.returncode}: {final.stderr[-300:]}"
             )
             continue
-        check = check_run(root)
-        tally.add("records lost", check.lost)
-        tally.add("records duplicated", check.duplicated)
-        if not check.ok:
-            tally.problems.append(f"model case {case}: {check}")
+        tally.record(check_run(root), f"model case {case}")
         task = load_task(root / "tasks" / "Task001_rel.json", Settings(data_dir=root / "data"))
         tally.add("records checked", _invalid_records(root, task.schema, tally))
         tally.add("rows", len(input_rows(root)))
