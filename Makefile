@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio reliability
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields dragon-synthetic studio reliability
 
 install: $(STAMP)
 
@@ -30,6 +30,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/calibration.py
+
+bench-calibration: $(STAMP)
+	$(BIN)/python bench/calibration.py
+
+bench-fields: $(STAMP)
+	$(BIN)/python bench/fields.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
