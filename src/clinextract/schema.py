@@ -80,6 +80,7 @@ class OutputSchema:
             raise ConfigError(f"{source}: expected a Pydantic BaseModel class")
         try:
             schema = inline_refs(model.model_json_schema(by_alias=True))
+            check_json_schema(schema)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
         except Exception as exc:  # the user's model: pydantic cannot describe it

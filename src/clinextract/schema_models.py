@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 _SIMPLE = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
 JSON_TYPES = (*_SIMPLE, "object", "array")
 MAX_DEPTH = 100  # nesting levels; a deeper schema is refused, not left to Python's recursion
+PATH_CHARACTERS = {".", "[", "]"}  # leaf paths (values.path_parts) are built with them
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems")
 
@@ -69,6 +70,11 @@ def check_json_schema(node: Any, where: str = "schema", depth: int = 0) -> None:
     if not isinstance(props, dict):
         raise ValueError(f"{where}: properties must be an object")
     for name, sub in props.items():
+        if not name or set(name) & PATH_CHARACTERS:
+            raise ValueError(
+                f"{where}: field name {name!r} must not be empty nor contain . [ or ] "
+                "(they separate the parts of a value's path, e.g. laesies[0].mm)"
+            )
         check_json_schema(sub, f"{where}.{name}", depth + 1)
     if "items" in node:
         check_json_schema(node["items"], f"{where}[]", depth + 1)
