@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic studio reliability
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ bench-examples: $(STAMP)
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py
+
+# The reliability campaign (kill -9, corruption, write failures, engine faults, fuzzing,
+# hangs, egress), about an hour on 2 cores; writes docs/reliability.md.
+reliability: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.reliability.campaign
 
 studio: $(STAMP)
 	$(BIN)/clinextract studio

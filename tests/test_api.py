@@ -364,3 +364,9 @@ def test_python_dash_m_is_the_command(cli_env):
     )
     assert proc.returncode == 0 and "--num-examples" in proc.stdout
     assert proc.stdout.startswith("Usage: clinextract run")
+
+
+def test_an_empty_list_is_an_empty_frame_not_an_error():
+    engine = FakeEngine(first_number)
+    df = extract([], Size, engine=engine)
+    assert len(df) == 0 and engine.requests == []

@@ -103,3 +103,35 @@ def test_bad_inputs_are_one_line_config_errors(tmp_path, name, content, message)
         DataSource(path, "text")
         list(DataSource(path, "text"))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("r.json", "5", "expected a JSON list of objects"),
+        ("r.json", '"text"', "expected a JSON list of objects"),
+        ("r.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("r.csv", "text\n" + '"a' + "\n", None),  # an unclosed quote: one long cell
+    ],
+)
+def test_data_that_is_not_rows_is_one_config_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    if message is None:
+        assert [r.text for r in DataSource(path, "text")] == ["a\n"]
+        return
+    with pytest.raises(ConfigError, match=message):
+        list(DataSource(path, "text"))
+
+
+def test_a_byte_order_mark_is_accepted_in_json_files_too(tmp_path):
+    (tmp_path / "r.json").write_bytes(b"\xef\xbb\xbf" + b'[{"text": "a"}]')
+    (tmp_path / "r.jsonl").write_bytes(b"\xef\xbb\xbf" + b'{"text": "b"}\n')
+    assert [r.text for r in DataSource(tmp_path / "r.json", "text")] == ["a"]
+    assert [r.text for r in DataSource(tmp_path / "r.jsonl", "text")] == ["b"]
+
+
+def test_a_folder_is_not_a_data_file(tmp_path):
+    (tmp_path / "r.csv").mkdir()
+    with pytest.raises(ConfigError, match="not a file"):
+        DataSource(tmp_path / "r.csv", "text")

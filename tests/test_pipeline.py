@@ -233,3 +233,31 @@ def test_the_manifest_and_summary_say_which_examples_were_used(tmp_path):
     assert off.reused == 0 and off.num_examples == 0 and off.examples_source is None
     shown = json.loads((off.run_dir / "manifest.json").read_text())["examples"]
     assert shown["num_examples"] == 0 and shown["source"] is None
+
+
+def test_an_engine_that_never_answers_stops_the_run_after_the_wait_timeout(tmp_path):
+    import threading
+
+    never = threading.Event()
+    engine = FakeEngine(lambda request: never.wait() and ok("{}"), capacity=2)
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="no answer from the fake engine in 0.3 s"):
+        run_task(TASK, settings(tmp_path, wait_timeout=0.3), source=source(4), engine=engine)
+    assert time.monotonic() - started < 10
+    never.set()
+    engine.close()
+
+
+def test_a_data_file_without_rows_stops_before_the_engine_starts(tmp_path):
+    (tmp_path / "r.csv").write_text("uid,text\n")
+    task = Task("Task009_fake", "Tel.", "text", SCHEMA, data_path=tmp_path / "r.csv")
+    with pytest.raises(ConfigError, match="no rows to extract"):
+        run_task(task, settings(tmp_path, engine="openai", base_url=["http://127.0.0.1:9"]))
+
+
+def test_a_ragged_row_anywhere_stops_before_the_engine_starts(tmp_path):
+    rows = "".join(f"{n},report {n}\n" for n in range(50))
+    (tmp_path / "r.csv").write_text("uid,text\n" + rows + "51,one,too many\n")
+    task = Task("Task009_fake", "Tel.", "text", SCHEMA, data_path=tmp_path / "r.csv")
+    with pytest.raises(ConfigError, match="line 52 has 3 cells"):  # no engine at :9 is tried
+        run_task(task, settings(tmp_path, engine="openai", base_url=["http://127.0.0.1:9"]))

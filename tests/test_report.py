@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from clinextract.errors import ClinextractError, ConfigError
+from clinextract.errors import ClinextractError, ConfigError, WriteError
 from clinextract.report import render_report, report_data, write_report
 from clinextract.store import RunFolder
 from tests.studio.helpers import REPORTS, fake_run, make_workspace
@@ -154,7 +154,7 @@ def test_errors_are_config_errors(tmp_path: Path, run: RunFolder) -> None:
     with pytest.raises(ConfigError, match="not a run folder"):
         write_report(tmp_path)
     (tmp_path / "a-file").write_text("")
-    with pytest.raises(ConfigError, match="cannot write the report"):
+    with pytest.raises(WriteError, match="cannot write the report"):
         write_report(run, output=tmp_path / "a-file" / "report.html")
 
 

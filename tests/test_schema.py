@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
@@ -176,3 +177,40 @@ def test_field_order_is_kept_for_the_grammar_and_the_hash():
     b = OutputSchema.from_legacy({"a": {"type": "str"}, "z": {"type": "str"}})
     assert list(a.grammar_schema["properties"]) == ["z", "a"]
     assert a.hash != b.hash
+
+
+@pytest.mark.parametrize(
+    "field, reason",
+    [
+        ({"type": "frobnicate"}, "unknown type 'frobnicate'"),
+        ({"type": ["string", 5]}, "unknown type 5"),
+        ({"enum": []}, "enum must be a non-empty list"),
+        ({"enum": "abc"}, "enum must be a non-empty list"),
+        ({"type": "string", "pattern": "["}, "unsupported JSON Schema"),
+        ({"type": "string", "maxLength": -1}, "maxLength must be a whole number"),
+        ({"type": "number", "maximum": float("inf")}, "NaN or Infinity"),
+        ({"type": "object", "properties": []}, "properties must be an object"),
+        ({"anyOf": []}, "anyOf must be a non-empty list"),
+        (5, "expected an object"),
+    ],
+)
+def test_a_schema_clinextract_cannot_honour_is_a_config_error(field, reason):
+    schema = {"type": "object", "properties": {"a": field}}
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        OutputSchema.from_json_schema(schema, "s.json")
+
+
+def test_a_schema_nested_too_deeply_is_a_config_error():
+    node: dict = {"type": "integer"}
+    for _ in range(150):
+        node = {"type": "object", "properties": {"a": node}}
+    with pytest.raises(ConfigError, match="nested deeper than"):
+        OutputSchema.from_json_schema({"type": "object", "properties": {"a": node}})
+
+
+def test_nan_and_infinity_in_an_answer_are_not_values():
+    schema = OutputSchema.from_json_schema(
+        {"type": "object", "properties": {"x": {"type": "number"}}}
+    )
+    assert "not a number" in schema.runaway(schema.validate_json('{"x": NaN}'))
+    assert schema.runaway(schema.validate_json('{"x": 1.5}')) is None

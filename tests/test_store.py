@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
 
-from clinextract.store import RunStore
+import pytest
+
+from clinextract.errors import WriteError
+from clinextract.store import LOCK, RunFolder, RunFolderInUse, RunStore, is_record
 
 
 def rec(row, status="success"):
@@ -116,3 +122,96 @@ def test_valid_json_of_another_shape_is_not_a_record(tmp_path):
     with again.reader() as read:
         assert read(4)["fields"] == {"x": 4}
     again.close()
+
+
+# --- the lock, damage, write failures (issue 13) ---------------------------------------------
+
+
+def test_a_second_store_on_the_folder_is_refused_naming_the_pid(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    assert (tmp_path / LOCK).read_text().strip() == str(os.getpid())
+    with RunFolder(tmp_path).lock():  # the same thread: re-entrant (run_task, then RunStore)
+        pass
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            RunStore(tmp_path, "cfg")
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            errors.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert isinstance(errors[0], RunFolderInUse)
+    assert f"run folder in use by pid {os.getpid()}" in str(errors[0])
+    store.close()
+    RunStore(tmp_path, "cfg").close()  # released: the next run takes it
+
+
+def test_a_row_with_two_final_records_is_dropped_and_computed_again(tmp_path):
+    _checkpoint_with(tmp_path, json.dumps({**rec(3), "config": "cfg"}))  # row 3 twice
+    store = RunStore(tmp_path, "cfg")
+    assert store.dropped == 2 and not store.done(3, "003", "sha3")
+    assert store.done(4, "004", "sha4")
+    store.close()
+
+
+def test_rows_computed_again_leave_one_line_each_after_the_final_write(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append({**rec(0, "failure"), "transient": True})
+    store.append(rec(1))
+    store.close()
+    again = RunStore(tmp_path, "cfg")
+    assert not again.done(0, "000", "sha0")
+    again.append(rec(0))
+    again.write_final([])
+    again.close()
+    lines = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert [(x["row"], x["status"]) for x in lines] == [(0, "success"), (1, "success")]
+
+
+def test_a_record_of_other_input_is_counted_and_not_reused(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append(rec(0))
+    assert not store.done(0, "000", "another text") and store.mismatched == 1
+    store.close()
+
+
+def test_a_failed_append_cuts_its_partial_line_and_says_which_file(tmp_path):
+    store = RunStore(tmp_path, "cfg")
+    store.append(rec(0))
+
+    class Full:  # takes half the line, then the disk is full
+        def __init__(self, fh):
+            self.fh, self.calls = fh, 0
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.fh.write(bytes(data[: len(data) // 2]))
+
+    store._fh = Full(store._fh)
+    with pytest.raises(WriteError, match="records.jsonl: No space left on device"):
+        store.append(rec(1))
+    store._fh = store._fh.fh
+    store.close()
+    lines = (tmp_path / "records.jsonl").read_text().splitlines(keepends=True)
+    assert len(lines) == 1 and lines[0].endswith("\n")
+    assert RunStore(tmp_path, "cfg").dropped == 0
+
+
+def test_temporary_files_of_a_killed_write_are_removed(tmp_path):
+    (tmp_path / ".nlp-predictions-dataset.json.abc123").write_text("[")
+    (tmp_path / ".manifest.json.x").write_text("{")
+    RunStore(tmp_path, "cfg").close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["records.jsonl", "run.lock"]
+
+
+def test_a_record_must_have_the_schemas_fields():
+    assert is_record(rec(0), ["x"]) and not is_record(rec(0), ["x", "y"])
+    assert not is_record({**rec(0), "status": "fine"}) and not is_record({**rec(0), "row": True})

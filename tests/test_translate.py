@@ -123,3 +123,27 @@ def test_overwrite_forgets_the_cache_and_a_torn_line_is_dropped(tmp_path):
     fresh = FakeEngine(fake)
     run(tmp_path, fresh, overwrite=True)
     assert count(fresh) == (3, 4)
+
+
+def test_a_translation_that_failed_for_a_passing_reason_is_asked_for_again(tmp_path):
+    def timeout(request):
+        if is_translation(request) and "longembolie" in report_of(request):
+            return Completion.failed("no answer within --timeout 1 s", transient=True)
+        return fake(request)
+
+    run(tmp_path, FakeEngine(timeout))
+    cache = translations_path(Settings(output_dir=tmp_path), TASK.name).read_text()
+    assert '"transient": true' in cache
+    again = FakeEngine(fake)
+    _, out = run(tmp_path, again)
+    assert count(again)[0] == 1  # only the timed-out one, and now it succeeds
+    assert [r["upper"] for r in out] == [True] * 4
+
+
+def test_a_cache_line_of_another_shape_is_not_an_entry(tmp_path):
+    run(tmp_path, FakeEngine(fake))
+    cache = translations_path(Settings(output_dir=tmp_path), TASK.name)
+    cache.write_text('[1, 2]\n{"status": "success"}\n' + cache.read_text())
+    again = FakeEngine(fake)
+    _, out = run(tmp_path, again)
+    assert count(again)[0] == 0 and [r["upper"] for r in out] == [True] * 4

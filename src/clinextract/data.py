@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,15 +70,18 @@ class DataSource:
         self.path = Path(path)
         if not self.path.exists():
             raise ConfigError(f"data file not found: {self.path}")
+        if not self.path.is_file():
+            raise ConfigError(f"{self.path}: not a file")
         self.format = FORMATS.get(self.path.suffix.lower())
         if self.format is None:
             raise ConfigError(
                 f"{self.path}: unsupported data format (use one of {', '.join(sorted(FORMATS))})"
             )
-        if self.format in ("csv", "tsv", "json", "jsonl"):
-            _check_utf8(self.path)
         self.input_field = input_field
-        self.columns = self._columns()
+        with self._reading():
+            if self.format in ("csv", "tsv", "json", "jsonl"):
+                _check_utf8(self.path)
+            self.columns = self._columns()
         if input_field not in self.columns:
             raise ConfigError(
                 f"{self.path}: no column {input_field!r} (columns: "
@@ -97,13 +101,26 @@ class DataSource:
         return self._count
 
     def __iter__(self) -> Iterator[Row]:
-        for index, record in enumerate(self._records()):
-            if self.id_field is None:
-                row_id = str(index)
-            else:
-                raw = record.get(self.id_field)
-                row_id = raw if isinstance(raw, str) else json.dumps(raw, default=json_default)
-            yield Row(index, row_id, as_text(record.get(self.input_field)), record)
+        with self._reading():
+            for index, record in enumerate(self._records()):
+                if self.id_field is None:
+                    row_id = str(index)
+                else:
+                    raw = record.get(self.id_field)
+                    row_id = raw if isinstance(raw, str) else json.dumps(raw, default=json_default)
+                yield Row(index, row_id, as_text(record.get(self.input_field)), record)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """What goes wrong while reading the file is one line about the file (exit 2)."""
+        try:
+            yield
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot be read ({exc.strerror or exc})") from exc
+        except csv.Error as exc:
+            raise ConfigError(f"{self.path}: not a readable {self.format.upper()} ({exc})") from exc
+        except RecursionError:
+            raise ConfigError(f"{self.path}: a value is nested too deeply") from None
 
     # --- formats -----------------------------------------------------------------------
     def _columns(self) -> list[str]:
@@ -140,13 +157,13 @@ class DataSource:
                     cells += [""] * (len(header) - len(cells))
                     yield dict(zip(header, cells, strict=True))
         elif self.format == "jsonl":
-            with self.path.open("r", encoding="utf-8") as fh:
+            with self.path.open("r", encoding="utf-8-sig") as fh:
                 for line_no, line in enumerate(fh, start=1):
                     if line.strip():
                         yield self._object(_loads(line, self.path, line_no), line_no)
         elif self.format == "json":
-            data = _loads(self.path.read_text(encoding="utf-8"), self.path, None)
-            if isinstance(data, dict):  # {"col": [..]} or {"0": {...}} are not rows
+            data = _loads(self.path.read_text(encoding="utf-8-sig"), self.path, None)
+            if not isinstance(data, list):  # {"col": [..]} or {"0": {...}} are not rows
                 raise ConfigError(f"{self.path}: expected a JSON list of objects")
             for n, item in enumerate(data, start=1):
                 yield self._object(item, n)
@@ -175,9 +192,11 @@ def _parquet_file(path: Path) -> Any:
 def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
     """A JSON file that must hold one object (task files, schemas); ConfigError else."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8") from exc
     except OSError as exc:

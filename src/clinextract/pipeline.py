@@ -11,6 +11,7 @@ Progress flows up through a callback (`on_progress`), never by importing a face.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import time
@@ -20,9 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .data import DataSource, Row, as_text
+from .data import DataSource, RecordsSource, Row, as_text
 from .engines import Completion, Engine, Request, create_engine
-from .errors import ClinextractError, ConfigError, InternalError
+from .errors import ClinextractError, ConfigError, EngineError, InternalError, WriteError
 from .examples import ExamplePool, FewShot, few_shot
 from .grounding import CONFIDENCE_TOP_K, ground
 from .manifest import build_manifest, finish_manifest
@@ -32,7 +33,7 @@ from .records import PREDICTION_COLUMNS, make_record, prediction_item, text_sha
 from .report import write_report
 from .schema import OutputSchema
 from .settings import Settings, stable_hash
-from .store import RunFolder, RunStore, run_dir
+from .store import RunFolder, RunStore, run_dir, run_dirs
 from .task import Task
 from .validation import (
     FAILURE,
@@ -177,11 +178,17 @@ def run_task(
     check_columns(task, source)
     shots = few_shot(task, settings.num_examples, pool)
     say(f"few-shot examples: {shots.describe()}")
-    own_engine = engine is None
-    if own_engine:
-        say(f"starting the {settings.engine} engine ...")
-    engine = engine or create_engine(settings)
-    try:
+    with contextlib.ExitStack() as held:
+        # Before the model loads: a second run on the same folders stops at once, and a
+        # broken data file (a ragged row, a bad JSON line) is found by reading it through.
+        for path in run_dirs(settings, task.name):
+            held.enter_context(RunFolder(path).lock())
+        if len(source) == 0 and not isinstance(source, RecordsSource):  # [] from the API is fine
+            raise ConfigError(f"{source.path}: no rows to extract")
+        if engine is None:
+            say(f"starting the {settings.engine} engine ...")
+            engine = create_engine(settings)
+            held.callback(engine.close)  # before the locks are released
         if settings.translate:  # pre-pass: reports to English, cached in the run folder
             from .translate import translated_source
 
@@ -206,9 +213,6 @@ def run_task(
                 )
             )
         return summaries
-    finally:
-        if own_engine:
-            engine.close()
 
 
 def check_columns(task: Task, source: DataSource) -> None:
@@ -248,7 +252,9 @@ def run_once(
         "examples": shots.hash,
         **({"top_logprobs": task.top_logprobs} if task.top_logprobs else {}),
     }
-    store = RunStore(folder, stable_hash(config), overwrite=settings.overwrite)
+    store = RunStore(
+        folder, stable_hash(config), overwrite=settings.overwrite, fields=task.schema.field_names
+    )
     progress = Progress(total=len(source))
     if store.dropped:
         say(
@@ -276,6 +282,12 @@ def run_once(
                 on_progress(progress, {**record, "text": text} if settings.log_text else record)
             if should_stop is not None and should_stop():
                 raise RunCancelled(f"cancelled after {progress.done} of {progress.total} rows")
+        if store.mismatched:
+            say(
+                f"{folder.path}: {store.mismatched} checkpoint record(s) were made from other "
+                "input (the data changed, or the checkpoint was damaged); those rows were run "
+                "again"
+            )
         check = QualityCheck(task.schema.field_names)
         store.write_final(_final_items(source, store, check))
         warnings = check.warnings()
@@ -285,11 +297,16 @@ def run_once(
         store.close()
         counts = {**progress.counts(), "stale_ignored": store.stale, "damaged": store.dropped}
         finished = finish_manifest(manifest, status, counts, progress.timings(), warnings)
-        store.write_manifest(finished)
+        try:
+            store.write_manifest(finished)
+        except ClinextractError:
+            if status == "complete":
+                raise
+            # else an error is under way (the disk is full, ...): that is the one to tell
     if status == "complete":  # the run report reads the finished folder back
         try:
             write_report(folder)
-        except ConfigError as exc:  # the run itself is complete and on disk
+        except (ConfigError, WriteError) as exc:  # the run itself is complete and on disk
             say(f"{exc}; write it again with `clinextract report {folder.path}`")
     return RunSummary.of(task.name, folder, progress, warnings, shots)
 
@@ -388,7 +405,12 @@ def _records(
                 if exhausted and not pending:
                     return
                 continue
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            finished, _ = wait(in_flight, settings.wait_timeout, return_when=FIRST_COMPLETED)
+            if not finished:
+                raise EngineError(
+                    f"no answer from the {engine.name} engine in {settings.wait_timeout:g} s "
+                    f"({len(in_flight)} requests waiting; --wait-timeout)"
+                )
             fatal: BaseException | None = None
             for future in finished:
                 work = in_flight.pop(future)

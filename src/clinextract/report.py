@@ -29,7 +29,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, WriteError
+from .files import atomic_write
 from .highlight import (
     MATCHED,
     background,
@@ -44,7 +45,7 @@ from .highlight import (
     segments,
     value_text,
 )
-from .store import RunFolder, atomic_write
+from .store import RunFolder
 from .version import __version__
 
 Texts = Mapping[int, str] | Callable[[int], str | None]
@@ -66,8 +67,8 @@ def write_report(
     page = render_report(folder, texts)
     try:
         atomic_write(path, [page])
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write the report ({exc.strerror or exc})") from exc
+    except WriteError as exc:
+        raise WriteError(f"cannot write the report: {exc}") from exc
     return path
 
 

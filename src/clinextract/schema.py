@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from .data import read_json_object
 from .errors import ConfigError
-from .schema_models import model_from_json_schema
+from .schema_models import check_json_schema, model_from_json_schema
 from .settings import stable_hash
 from .values import leaves, runaways, salvage, set_path
 
@@ -78,24 +78,44 @@ class OutputSchema:
     def from_model(cls, model: type[BaseModel], source: str = "<model>") -> OutputSchema:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise ConfigError(f"{source}: expected a Pydantic BaseModel class")
-        schema = inline_refs(model.model_json_schema(by_alias=True))
+        try:
+            schema = inline_refs(model.model_json_schema(by_alias=True))
+            check_json_schema(schema)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+        except Exception as exc:  # the user's model: pydantic cannot describe it
+            raise ConfigError(f"{source}: no JSON Schema for this model ({exc})") from exc
         if schema.get("type") != "object" or not schema.get("properties"):
             raise ConfigError(f"{source}: the schema must be an object with at least one field")
         return cls(model, schema, source, tuple(schema["properties"]))
 
     @classmethod
     def from_json_schema(cls, schema: dict[str, Any], source: str = "<schema>") -> OutputSchema:
-        schema = inline_refs(schema)
-        if schema.get("type", "object") != "object" or not schema.get("properties"):
+        try:
+            schema = inline_refs(schema)
+        except RecursionError:
+            raise ConfigError(f"{source}: the schema is nested too deeply") from None
+        except (TypeError, AttributeError) as exc:
+            raise ConfigError(f"{source}: malformed $ref or $defs ({exc})") from exc
+        if (
+            schema.get("type", "object") != "object"
+            or not isinstance(schema.get("properties"), dict)
+            or not schema["properties"]
+        ):
             raise ConfigError(
                 f"{source}: a JSON Schema must be an object with 'properties' (got "
-                f"{json.dumps(schema)[:80]})"
+                f"{json.dumps(schema, default=str)[:80]})"
             )
         try:
-            model = model_from_json_schema(schema.get("title") or "Output", schema)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ConfigError(f"{source}: unsupported JSON Schema ({exc})") from exc
-        return cls(model, schema, source, tuple(schema["properties"]))
+            check_json_schema(schema)
+            title = schema.get("title")
+            model = model_from_json_schema(title if isinstance(title, str) else "Output", schema)
+            out = cls(model, schema, source, tuple(schema["properties"]))
+            out.grammar_schema, out.describe()  # noqa: B018 - fail here, not mid-run
+        except Exception as exc:  # the user's schema: whatever cannot be built is refused
+            reason = str(exc).splitlines()[-1].strip() if str(exc) else type(exc).__name__
+            raise ConfigError(f"{source}: unsupported JSON Schema ({reason})") from exc
+        return out
 
     @classmethod
     def from_legacy(cls, spec: dict[str, Any], source: str = "<inline>") -> OutputSchema:
@@ -170,12 +190,19 @@ class OutputSchema:
 # loading
 
 
-def load_schema(spec: Any, parsers_dir: Path, source: str) -> OutputSchema:
-    """Parser_Format → OutputSchema. `spec` is a file name or an inline legacy dict."""
+def load_schema(
+    spec: Any, parsers_dir: Path, source: str, *, allow_code: bool = True
+) -> OutputSchema:
+    """Parser_Format → OutputSchema. `spec` is a file name or an inline legacy dict. A
+    `.py` parser is imported, which runs its code: `allow_code=False` refuses it
+    (`--no-code`, and always in the Studio)."""
     if isinstance(spec, dict):
         if spec.get("type") == "object" or "properties" in spec or "$schema" in spec:
             return OutputSchema.from_json_schema(spec, source)
-        return OutputSchema.from_legacy(spec, source)
+        try:
+            return OutputSchema.from_legacy(spec, source)
+        except RecursionError:
+            raise ConfigError(f"{source}: the schema is nested too deeply") from None
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f"{source}: Parser_Format must be a .py or .json file name or an object")
     path = Path(spec)
@@ -186,6 +213,11 @@ def load_schema(spec: Any, parsers_dir: Path, source: str) -> OutputSchema:
     if path.suffix == ".json":
         return load_schema(read_json_object(path, "JSON Schema"), parsers_dir, str(path))
     if path.suffix == ".py":
+        if not allow_code:
+            raise ConfigError(
+                f"{source}: Parser_Format {spec} is Python code, which runs when it is "
+                "loaded; refused here (--no-code, or the Studio): use a .json JSON Schema"
+            )
         return OutputSchema.from_model(_import_parser(path), str(path))
     raise ConfigError(f"{source}: Parser_Format must end in .py or .json, got {spec!r}")
 
@@ -199,7 +231,7 @@ def _import_parser(path: Path) -> type[BaseModel]:
     sys.modules[name] = module  # pydantic resolves forward references through sys.modules
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: any error is a config error
+    except (Exception, SystemExit) as exc:  # the user's code: any error is a config error
         raise ConfigError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
     parser = getattr(module, "OutputParser", None)
     if parser is None:
@@ -212,6 +244,12 @@ def _legacy_field(name: str, spec: Any, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: field {name!r} must be an object with a 'type'")
     ltype = str(spec.get("type", "str")).lower()
     literals = spec.get("literals")
+    if literals is not None and not (
+        isinstance(literals, list)
+        and literals
+        and all(isinstance(v, str | int | float | bool) for v in literals)
+    ):
+        raise ConfigError(f"{source}: field {name!r}: literals must be a non-empty list of values")
     if ltype not in _LEGACY_TYPES and not literals:
         raise ConfigError(f"{source}: field {name!r} has unknown type {spec.get('type')!r}")
     out: dict[str, Any] = {"type": _LEGACY_TYPES.get(ltype, "string")}
@@ -227,7 +265,7 @@ def _legacy_field(name: str, spec: Any, source: str) -> dict[str, Any]:
         out["items"] = _legacy_field(f"{name}[]", items, source)
     elif out["type"] == "object":
         sub = spec.get("properties") or {}
-        if not sub:
+        if not sub or not isinstance(sub, dict):
             raise ConfigError(f"{source}: field {name!r} of type dict needs 'properties'")
         out["properties"] = {k: _legacy_field(k, v, source) for k, v in sub.items()}
         out["required"] = [

@@ -267,6 +267,20 @@ class Settings(BaseModel):
         description="CPUs each Ray worker reserves; the embedded engine's threads.",
         json_schema_extra=_flags("--worker-cpus"),
     )
+    # --- reliability and trust (issue 13) -------------------------------------------------
+    no_code: bool = Field(
+        False,
+        description="Refuse a task whose Parser_Format is a .py file (loading it runs its "
+        "Python code); for task folders written by someone else.",
+        json_schema_extra=_flags("--no-code"),
+    )
+    wait_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Longest wait, in seconds, for the engine to start, to give any answer "
+        "at all, or to shut down; past it the run stops (exit 1, finished records saved).",
+        json_schema_extra=_flags("--wait-timeout"),
+    )
 
     @field_validator("base_url", mode="before")
     @classmethod

@@ -1,27 +1,40 @@
 """The run folder, and the one place that knows its paths and files.
 
     <output-dir>/<run-name>/<task>-run<k>/
-      records.jsonl                   one line per finished row, flushed at once (checkpoint)
+      records.jsonl                   one line per finished row, written at once (checkpoint)
       records.stale.jsonl             lines from an earlier configuration, moved aside
       manifest.json                   how the run was made (written atomically)
       nlp-predictions-dataset.json    input order, written atomically at the end
       report.html                     the run report (report.py), holds report text
+      run.lock                        held (flock) by the run writing the folder; its pid
     <output-dir>/<run-name>/<task>-translations.jsonl   the --translate cache
 
 `RunFolder` names every file and reads them back (everyone who reads a run goes through
-it); `RunStore` appends to the checkpoint during a run. A record line carries the
-configuration hash it was made under. On resume, lines with the current hash count as
-done; lines from another configuration are moved aside and their rows computed again.
-A line half-written when the process was killed, or one that is not a record at all, is
-dropped before anything new is appended.
+it); `RunStore` appends to the checkpoint during a run, holding the folder's lock, so a
+second run on the same folder stops at once instead of interleaving its lines. The lock
+is the kernel's (flock): a killed run's lock goes with its process and the next run
+takes the folder over.
+
+A record line carries the configuration hash it was made under. On resume, lines with
+the current hash count as done; lines from another configuration are moved aside and
+their rows computed again. A line half-written when the process was killed, one that is
+not a record at all, and a row with two final records are dropped (those rows are
+computed again) before anything new is appended; a row computed again after a passing
+failure keeps only its last line.
+
+Every write goes through `writing()`: an OSError (disk full, read-only folder) becomes a
+`WriteError` (exit 1) naming the file, and a line that could not be written whole is cut
+off again, so what is on disk stays a valid checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
-import tempfile
+import threading
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -29,15 +42,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import DataSource, json_default
+from .data import DataSource
 from .errors import ConfigError
+from .files import atomic_write, dumps, read_jsonl, write_json, writing
 from .settings import Settings
 
 RECORDS, MANIFEST, PREDICTIONS = "records.jsonl", "manifest.json", "nlp-predictions-dataset.json"
 STALE = "records.stale.jsonl"
 REPORT = "report.html"
 RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE, REPORT)
+STALE, LOCK = "records.stale.jsonl", "run.lock"
+RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE)  # what --overwrite removes
 RECORD_KEYS = ("row", "id", "text_sha", "status", "fields")  # what every record line has
+RECORD_STATUSES = ("success", "partial", "failure")
 
 
 def run_dir(settings: Settings, task_name: str, k: int = 0) -> Path:
@@ -54,60 +71,89 @@ def translations_path(settings: Settings, task_name: str) -> Path:
     return settings.output_dir / settings.run_name / f"{task_name}-translations.jsonl"
 
 
-# --- files --------------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, chunks: Iterable[str]) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any, indent: int | None = None) -> None:
-    atomic_write(path, [dumps(obj, indent) + "\n"])
-
-
-def dumps(obj: Any, indent: int | None = None) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=json_default, allow_nan=False, indent=indent)
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]:
-    """(offset, line, object) for every complete line of a JSON-lines file; the object is
-    None when the line is not a JSON object. A last line without its newline (the
-    process was killed while writing it) is not yielded."""
-    if not path.exists():
-        return
-    offset = 0
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                return
-            try:
-                obj = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                obj = None
-            yield offset, line, obj if isinstance(obj, dict) else None
-            offset += len(line)
-
-
-def is_record(obj: dict[str, Any] | None) -> bool:
+def is_record(obj: dict[str, Any] | None, fields: Iterable[str] | None = None) -> bool:
+    """Whether a checkpoint line is a record (of a schema with these `fields`, if given)."""
     return (
         obj is not None
         and all(k in obj for k in RECORD_KEYS)
-        and isinstance(obj["row"], int)
+        and type(obj["row"]) is int
         and obj["row"] >= 0
+        and isinstance(obj["id"], str)
+        and isinstance(obj["text_sha"], str)
+        and obj["status"] in RECORD_STATUSES
+        and isinstance(obj.get("error", 0), str | None)
         and isinstance(obj["fields"], dict)
+        and (fields is None or set(obj["fields"]) == set(fields))
     )
+
+
+# --- the lock -------------------------------------------------------------------------------
+
+
+class RunFolderInUse(ConfigError):
+    """Another run holds the folder's lock (exit code 2)."""
+
+
+_held: dict[Path, list[int]] = {}  # folder → [fd, thread id, depth] of the locks this process holds
+_held_guard = threading.Lock()
+
+
+class RunLock:
+    """The folder's lock for one run: an exclusive flock on `run.lock`, which also holds
+    the pid of the run that took it (for the message a second run gets). Re-entrant in
+    the thread that holds it (`run_task` takes it before the engine starts, `RunStore`
+    again for the checkpoint); another thread or process is refused."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK
+
+    def acquire(self) -> None:
+        with writing(self.path):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            key = self.folder.resolve()
+            with _held_guard:
+                if key in _held:
+                    if _held[key][1] != threading.get_ident():
+                        self._refuse(os.getpid())
+                    _held[key][2] += 1
+                    return
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                    os.close(fd)
+                    self._refuse(int(holder) if holder.isdigit() else None)
+                with contextlib.suppress(OSError):  # the pid is for messages only
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                _held[key] = [fd, threading.get_ident(), 1]
+
+    def release(self) -> None:
+        key = self.folder.resolve()
+        with _held_guard:
+            held = _held.get(key)
+            if held is None or held[1] != threading.get_ident():
+                return
+            held[2] -= 1
+            if held[2] == 0:
+                del _held[key]
+                os.close(held[0])  # closing the descriptor releases the flock
+
+    def _refuse(self, pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        raise RunFolderInUse(
+            f"run folder in use by {who}: {self.folder} (wait for that run to end, "
+            "or give another --run-name or --output-dir)"
+        )
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @dataclass(frozen=True)
@@ -141,6 +187,10 @@ class RunFolder:
 
     def is_run(self) -> bool:
         return self.manifest_path.is_file()
+
+    def lock(self) -> RunLock:
+        """The folder's lock (a context manager); held by every run that writes it."""
+        return RunLock(self.path)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest; ConfigError when the folder is not a run folder."""
@@ -192,18 +242,22 @@ class RunFolder:
 
 
 class RunStore:
-    """Appends finished records to a run folder's checkpoint and knows which rows are done."""
+    """Appends finished records to a run folder's checkpoint and knows which rows are done.
+    Holds the folder's lock from construction to `close()`."""
 
-    def __init__(self, folder: RunFolder | Path, config_hash: str, overwrite: bool = False):
+    def __init__(
+        self,
+        folder: RunFolder | Path,
+        config_hash: str,
+        overwrite: bool = False,
+        fields: Iterable[str] | None = None,
+    ):
         self.folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
         self.run_dir = self.folder.path
         self.config_hash = config_hash
         self.records_path = self.folder.records_path
         self.predictions_path = self.folder.predictions_path
-        if overwrite and self.run_dir.exists():
-            for name in RUN_FILES:
-                (self.run_dir / name).unlink(missing_ok=True)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.fields = tuple(fields) if fields is not None else None  # the schema's fields
         # A fixed-size index per row, so memory does not grow with the rows' contents:
         # offsets[row] = byte offset of that row's line in records.jsonl, -1 = not done;
         # digests[row] = 64-bit hash of (id, text sha); statuses[row] = status number.
@@ -212,52 +266,96 @@ class RunStore:
         self._statuses = bytearray()
         self._status_names: list[str] = []
         self.stale = 0  # lines of another configuration, moved aside
-        self.dropped = 0  # lines that were not records (garbage, half-written), removed
-        self._recover()
-        self._fh = self.records_path.open("ab")
+        self.dropped = 0  # damaged lines (garbage, half-written, a row twice), removed
+        self.mismatched = 0  # rows whose record was made from other input (see done())
+        self._lines = 0  # lines in the checkpoint; more than the rows done: some superseded
+        self._lock = self.folder.lock()
+        self._lock.acquire()
+        try:
+            with writing(self.records_path):
+                if overwrite:
+                    for name in RUN_FILES:
+                        (self.run_dir / name).unlink(missing_ok=True)
+                for leftover in self._leftovers():
+                    leftover.unlink(missing_ok=True)
+                self._recover()
+                self._fh = self.records_path.open("ab", buffering=0)  # every write at once
+                self._end = os.fstat(self._fh.fileno()).st_size
+        except BaseException:
+            self._lock.release()
+            raise
 
     # --- resume ------------------------------------------------------------------------
+    def _leftovers(self) -> list[Path]:
+        """Temporary files of writes a killed run did not finish (ours: we hold the lock)."""
+        return [
+            *self.run_dir.glob(f".{PREDICTIONS}.*"),
+            *self.run_dir.glob(f".{MANIFEST}.*"),
+            self.records_path.with_suffix(".jsonl.tmp"),
+        ]
+
     def _recover(self) -> None:
-        """Keep the lines of this configuration; move other configurations' lines aside;
-        drop what is not a record. The file is rewritten whenever anything was left out,
-        so the offsets of the index are offsets into the file as it now is."""
+        """Keep the lines of this configuration, the last one of each row; move other
+        configurations' lines aside; drop what is not a record, and both records of a
+        row that has two final ones (which one is right cannot be told). The file is
+        rewritten whenever anything was left out, so the offsets of the index are
+        offsets into the file as it now is."""
         if not self.records_path.exists():
             return
-        keep: list[tuple[bytes, dict[str, Any]]] = []
+        last: dict[int, tuple[bytes, dict[str, Any]]] = {}  # row → its last line, file order
+        lines_of: dict[int, int] = {}  # row → how many lines it has
+        twice: set[int] = set()
         stale: list[bytes] = []
-        good_end = 0
+        good_end = superseded = 0
         for offset, line, rec in read_jsonl(self.records_path):
             good_end = offset + len(line)
-            if not is_record(rec):
+            if not is_record(rec, self.fields):
                 self.dropped += 1
-            elif rec.get("config") == self.config_hash:  # type: ignore[union-attr]
-                keep.append((line, rec))  # type: ignore[arg-type]
-            else:
+                continue
+            assert rec is not None
+            if rec.get("config") != self.config_hash:
                 stale.append(line)
+                continue
+            lines_of[rec["row"]] = lines_of.get(rec["row"], 0) + 1
+            earlier = last.pop(rec["row"], None)
+            if earlier is not None:
+                superseded += 1
+                if not earlier[1].get("transient") and _same_input(earlier[1], rec):
+                    twice.add(rec["row"])  # two final answers for one input: damage
+            last[rec["row"]] = (line, rec)
         if good_end != self.records_path.stat().st_size:
             self.dropped += 1  # a half-written last line
+        for row in twice:
+            del last[row]
+            self.dropped += lines_of[row]
         if stale:
             self.stale = len(stale)
             with self.folder.stale_path.open("ab") as fh:
                 fh.writelines(stale)
-        if stale or self.dropped:
+        if stale or self.dropped or superseded:
             tmp = self.records_path.with_suffix(".jsonl.tmp")
             with tmp.open("wb") as fh:
-                fh.writelines(line for line, _ in keep)
+                fh.writelines(line for line, _ in last.values())
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.records_path)
         offset = 0
-        for line, rec in keep:
+        for line, rec in last.values():
             if not rec.get("transient"):  # a passing failure is computed again
                 self._index(rec, offset)
             offset += len(line)
+        self._lines = len(last)
 
     def done(self, row: int, row_id: str, text_sha: str) -> bool:
-        """Whether this row was finished under this configuration, for the same input."""
+        """Whether this row was finished under this configuration, for the same input.
+        A record for other input (the data changed, or a damaged checkpoint holds another
+        row's record) is counted in `mismatched`, and the row is computed again."""
         if row >= len(self._offsets) or self._offsets[row] < 0:
             return False
-        return self._digests[row] == _digest(row_id, text_sha)
+        if self._digests[row] == _digest(row_id, text_sha):
+            return True
+        self.mismatched += 1
+        return False
 
     def status(self, row: int) -> str:
         return self._status_names[self._statuses[row]]
@@ -268,11 +366,21 @@ class RunStore:
 
     # --- writing -----------------------------------------------------------------------
     def append(self, record: dict[str, Any]) -> None:
-        """Append one finished record and flush it to the OS before returning."""
+        """Append one finished record; it is in the file (the OS's) when this returns. A
+        line the disk could not take whole is cut off again before the error is raised."""
         line = (dumps({**record, "config": self.config_hash}) + "\n").encode("utf-8")
-        offset = self._fh.tell()
-        self._fh.write(line)
-        self._fh.flush()
+        offset = self._end
+        with writing(self.records_path):
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[self._fh.write(view) :]
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fh.fileno(), offset)
+                raise
+        self._end += len(line)
+        self._lines += 1
         self._index(record, offset)
 
     def _index(self, record: dict[str, Any], offset: int) -> None:
@@ -291,7 +399,6 @@ class RunStore:
     @contextmanager
     def reader(self) -> Iterator[Callable[[int], dict[str, Any] | None]]:
         """A function row → its stored record (None when not done)."""
-        self._fh.flush()
         with self.records_path.open("rb") as fh:
 
             def read(row: int) -> dict[str, Any] | None:
@@ -311,9 +418,30 @@ class RunStore:
                 yield ("," if n else "") + "\n" + dumps(item)
             yield "\n]\n"
 
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        with writing(self.records_path):
+            if self._lines > self.finished_rows:
+                self._compact()
+            os.fsync(self._fh.fileno())
         atomic_write(self.predictions_path, chunks())
+
+    def _compact(self) -> None:
+        """Rewrite the checkpoint with one line per row, its current one, in row order:
+        rows computed again (after a passing failure, or over a record made from other
+        input) leave their earlier line behind otherwise."""
+        tmp = self.records_path.with_suffix(".jsonl.tmp")
+        with self.records_path.open("rb") as src, tmp.open("wb") as dst:
+            for row, offset in enumerate(self._offsets):
+                if offset >= 0:
+                    src.seek(offset)
+                    self._offsets[row] = dst.tell()
+                    dst.write(src.readline())
+            dst.flush()
+            os.fsync(dst.fileno())
+        self._fh.close()
+        os.replace(tmp, self.records_path)
+        self._fh = self.records_path.open("ab", buffering=0)
+        self._end = os.fstat(self._fh.fileno()).st_size
+        self._lines = self.finished_rows
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         self.folder.write_manifest(manifest)
@@ -321,6 +449,11 @@ class RunStore:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+            self._lock.release()
+
+
+def _same_input(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["id"] == b["id"] and a["text_sha"] == b["text_sha"]
 
 
 def _digest(row_id: str, text_sha: str) -> int:

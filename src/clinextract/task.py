@@ -43,6 +43,11 @@ class Task:
     top_logprobs: int = 0
 
 
+def _folder_name(name: str) -> bool:
+    """Whether a name can name a folder of its own (no path, nothing hidden or special)."""
+    return 0 < len(name) <= 200 and not ({"/", "\\", "\x00"} & set(name)) and name[0] != "."
+
+
 def find_task_file(task_id: int, task_dir: Path) -> Path:
     """`Task{id:03d}*.json` where the character after the number is not a digit."""
     if not task_dir.is_dir():
@@ -91,11 +96,18 @@ def task_from_dict(spec: Any, settings: Settings, source: Path | None = None) ->
     for key in ("Description", "Input_Field", "Parser_Format"):
         if key not in spec:
             raise ConfigError(f"{where}: missing required key {key!r}")
-    for key in ("Description", "Input_Field", "Data_Path", "Example_Path", "Id_Field"):
+    for key in ("Description", "Input_Field", "Data_Path", "Example_Path", "Id_Field", "Task_Name"):
         if key in spec and not isinstance(spec[key], str):
             raise ConfigError(f"{where}: {key} must be a string")
     task_dir = source.parent if source else settings.task_dir
-    schema = load_schema(spec["Parser_Format"], task_dir / "parsers", where)
+    schema = load_schema(
+        spec["Parser_Format"], task_dir / "parsers", where, allow_code=not settings.no_code
+    )
+    if "Task_Name" in spec and not _folder_name(spec["Task_Name"]):
+        raise ConfigError(
+            f"{where}: Task_Name {spec['Task_Name'][:80]!r} must be a plain name, not a path "
+            "(it names the output folder)"
+        )
     name = spec.get("Task_Name") or (source.stem if source else "Task")
     return Task(
         name=name,

@@ -13,7 +13,9 @@ Translations are cached in the run folder, one line per report:
 keyed by the report's text and what makes a translation (model, prompt, decoding), and
 reused on every later run: a crashed or re-run command translates nothing twice. A
 report whose translation fails is extracted from its original text; the cache line says
-why. The predictions keep the input columns exactly as given (the original text).
+why. A translation that failed for a passing reason (a timeout, a busy server) is asked
+for again on the next run, as the checkpoint does with such rows. The predictions keep
+the input columns exactly as given (the original text).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 
 from .data import DataSource, Row
 from .engines import Completion, Engine, Request
+from .errors import EngineError
+from .files import writing
 from .prompting import PromptBuilder
 from .settings import Settings, stable_hash
 from .store import translations_path
@@ -83,27 +87,29 @@ class TranslatedSource:
 
 
 class TranslationCache:
-    """The cache file: lines of {key, status, translation | error}."""
+    """The cache file: lines of {key, status, translation | error, transient}. Lines that
+    are not entries, and failures for a passing reason, are not reused."""
 
     def __init__(self, path: Path, config: str, overwrite: bool = False):
         self.path, self.config = path, config
         self.entries: dict[str, dict[str, Any]] = {}
-        if overwrite:
-            path.unlink(missing_ok=True)
-        if path.exists():
-            with path.open("rb") as fh:
-                for line in fh:
-                    if not line.endswith(b"\n"):
-                        break  # half-written by a killed process
-                    try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if entry.get("config") == config:
-                        self.entries[entry["text_sha"]] = entry
-            self._trim()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("a", encoding="utf-8")
+        with writing(path):
+            if overwrite:
+                path.unlink(missing_ok=True)
+            if path.exists():
+                with path.open("rb") as fh:
+                    for line in fh:
+                        if not line.endswith(b"\n"):
+                            break  # half-written by a killed process
+                        entry = _entry(line)
+                        if entry is not None and entry.get("config") == config:
+                            if entry.get("transient"):
+                                self.entries.pop(entry["text_sha"], None)  # ask again
+                            else:
+                                self.entries[entry["text_sha"]] = entry
+                self._trim()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("a", encoding="utf-8")
 
     def _trim(self) -> None:
         """Cut a half-written last line, so the next append starts a fresh line."""
@@ -117,15 +123,30 @@ class TranslationCache:
             entry.update(status="success", translation=_translation(completion.text))
         else:
             entry.update(status="failure", error=error)
+            if completion is not None and completion.transient:
+                entry["transient"] = True
         self.entries[text_sha] = entry
-        self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._fh.flush()
+        with writing(self.path):
+            self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self._fh.flush()
 
     def translations(self) -> dict[str, str]:
         return {k: e["translation"] for k, e in self.entries.items() if e["status"] == "success"}
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _entry(line: bytes) -> dict[str, Any] | None:
+    """A cache line as an entry, or None when it is not one (garbage, another shape)."""
+    try:
+        entry = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    ok = isinstance(entry, dict) and isinstance(entry.get("text_sha"), str)
+    if ok and entry.get("status") == "success":
+        ok = isinstance(entry.get("translation"), str)
+    return entry if ok else None
 
 
 def _translation(text: str) -> str:
@@ -211,7 +232,12 @@ def _translate_all(
                 in_flight[engine.submit(req)] = (item[0], req, False)
             if not in_flight:
                 return
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            finished, _ = wait(in_flight, settings.wait_timeout, return_when=FIRST_COMPLETED)
+            if not finished:
+                raise EngineError(
+                    f"no translation from the {engine.name} engine in "
+                    f"{settings.wait_timeout:g} s (--wait-timeout)"
+                )
             for future in finished:
                 key, req, retried = in_flight.pop(future)
                 completion = future.result()  # EngineError stops the run; the cache stays

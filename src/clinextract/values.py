@@ -13,6 +13,7 @@ path, so one run-away number does not throw away the rest of the record.
 from __future__ import annotations
 
 import json
+import math
 import typing
 from collections.abc import Iterator
 from functools import cache
@@ -253,6 +254,8 @@ def runaways(
         if "maxLength" not in node and len(value) >= limits["max_string"]:
             return {where: f"the text ran to {len(value)} characters (the model looped)"}
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):  # NaN, Infinity: JSON parsers accept them, JSON has not
+            return {where: f"{value} is not a number"}
         bounded = any(k in node for k in ("maximum", "exclusiveMaximum"))
         if not bounded and abs(value) >= 10 ** (limits["max_digits"] - 1):
             return {where: f"{value:g} is a run-away number (as long as the grammar allows)"}

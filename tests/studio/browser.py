@@ -121,12 +121,15 @@ def chrome(width: int = 1400, height: int = 1000, log_network: bool = False) -> 
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
     """The URLs the browser asked for since the last call (Chromium's performance log:
-    every Network.requestWillBeSent, whether or not the request got through)."""
+    every Network.requestWillBeSent and WebSocket opened, whether or not it got through)."""
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(params["request"]["url"])
+        elif message.get("method") == "Network.webSocketCreated":
+            urls.append(params["url"])
     return urls
 
 

@@ -1,12 +1,15 @@
 """End to end: the real `clinextract studio` on 127.0.0.1, driven in headless Chromium.
 
 Open the app, build a two-field schema, save the task; then check that the four pages
-load and that the saved task is what `clinextract run` reads. Chromium and its driver
-come from Debian (scripts/ensure-chromium.sh installs them when missing).
+load, that the saved task is what `clinextract run` reads, and that the browser made no
+request that leaves 127.0.0.1 (DevTools' log of every request, tests/browser_egress.py).
+Chromium and its driver come from Debian (scripts/ensure-chromium.sh installs them when
+missing).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,8 @@ from selenium.webdriver.common.by import By
 from clinextract.settings import Settings
 from clinextract.studio.schema_builder import FieldSpec, schema_to_fields
 from clinextract.task import load_task
-from tests.studio.browser import Page, StudioServer, chrome, ensure_chromium
+from tests.browser_egress import EgressBrowser, leaving
+from tests.studio.browser import Page, StudioServer, ensure_chromium
 from tests.synthetic_run import make_run
 
 
@@ -25,15 +29,15 @@ def chromium() -> None:
 
 
 @pytest.fixture()
-def browser(chromium):  # noqa: ANN001, ANN201
-    driver = chrome()
-    yield Page(driver, timeout=45)
-    driver.quit()
+def egress(chromium):  # noqa: ANN001, ANN201
+    with EgressBrowser() as recording:
+        yield recording
 
 
 def test_build_a_schema_and_save_a_task_in_the_browser(
-    tmp_path: Path, settings: Settings, browser: Page
+    tmp_path: Path, settings: Settings, egress: EgressBrowser
 ) -> None:
+    browser = egress.page
     with StudioServer(tmp_path) as server:
         browser.open(server.url, "Save task")
         browser.type("Field name", "side")
@@ -55,6 +59,11 @@ def test_build_a_schema_and_save_a_task_in_the_browser(
         for path, text in pages:
             browser.open(f"{server.url}/{path}", text)
             assert "Traceback" not in browser.driver.page_source
+        time.sleep(2)  # late requests: icons, fonts
+        egress.requests()
+
+    assert any(url.startswith(server.url) for url in egress.urls)  # the log does record
+    assert leaving(egress.urls) == []  # nothing but 127.0.0.1: no fonts, icons, telemetry
 
     task = load_task(1, settings.model_copy(update={"task_dir": tmp_path / "tasks"}))
     assert task.description == "Find the side and the size of the lesion."
@@ -65,8 +74,9 @@ def test_build_a_schema_and_save_a_task_in_the_browser(
 
 
 def test_results_show_highlighted_evidence_in_the_browser(
-    tmp_path: Path, settings: Settings, browser: Page
+    tmp_path: Path, settings: Settings, egress: EgressBrowser
 ) -> None:
+    browser: Page = egress.page
     folder = make_run(settings.output_dir, 12)
     record = folder.records()[0]
     with StudioServer(tmp_path) as server:
@@ -84,3 +94,5 @@ def test_results_show_highlighted_evidence_in_the_browser(
         )
         assert "background" in (first.get_attribute("style") or "")
         assert "Traceback" not in browser.driver.page_source
+        egress.requests()
+    assert leaving(egress.urls) == []

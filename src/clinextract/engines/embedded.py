@@ -11,17 +11,20 @@ prompt (`render_completion_prompt`).
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
+from ..errors import ConfigError, EngineError
 from ..messages import Message, render_completion_prompt
 from ..settings import Settings, model_file
 from .base import Completion, Engine, Request
@@ -112,20 +115,53 @@ class EmbeddedEngine(Engine):
             "cache_prompt": True,
             "threads": settings.threads,
         }
-        started = time.perf_counter()
-        try:
-            self.server = xllamacpp.Server(params)
-        except Exception as exc:  # llama.cpp reports every load failure the same way
-            raise EngineError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
-        self.load_seconds = time.perf_counter() - started
-        self.address = self.server.listening_address
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.parallel, thread_name_prefix="clinextract-slot"
-        )
         self._closed = threading.Event()
+        self._in_flight: set[Future[Completion]] = set()
         self._http: Any = None  # an HTTP client for slot restores (--parallel 1 only)
         self._primed: str | None = None  # the prefix the slots were last primed with
         self._priming = threading.Lock()
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.parallel,
+            thread_name_prefix="clinextract-slot",
+            initializer=_hold_interrupts,
+        )
+        started = time.perf_counter()
+        try:
+            with _interrupt_after_start_up():
+                try:
+                    with _llama_threads_without_interrupts():
+                        self.server = xllamacpp.Server(params)
+                except Exception as exc:  # llama.cpp reports every load failure the same way
+                    self._pool.shutdown()
+                    raise EngineError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+                self._await_loop()
+        except KeyboardInterrupt:  # came during start-up; its loop has answered: stop it
+            self.close()
+            raise
+        self.load_seconds = time.perf_counter() - started
+        self.address = self.server.listening_address
+
+    def _await_loop(self) -> None:
+        """Wait (bounded) until llama.cpp's task loop answers a one-token request.
+
+        `xllamacpp.Server` returns before its loop thread has entered the loop, and the
+        loop marks itself running when it enters: a server dropped in between (an error
+        or a Ctrl+C right after start-up) sends its stop signal to a loop that is not
+        running yet, then waits for that loop forever, holding the GIL. Once the loop
+        has answered once, stopping it is safe (docs/reliability.md has the figures)."""
+        probe = {"prompt": " ", "max_tokens": 1, "temperature": 0.0, "cache_prompt": False}
+        answer = self._pool.submit(self.server.handle_completions, probe)
+        try:
+            answer.result(timeout=self.settings.wait_timeout)
+        except TimeoutError:
+            self._abandon()
+            raise EngineError(
+                f"llama.cpp loaded {self.model_path.name} but did not answer within "
+                f"{self.settings.wait_timeout:g} s (--wait-timeout)"
+            ) from None
+        except Exception as exc:  # any failure of the first request
+            self._abandon()
+            raise EngineError(f"llama.cpp did not answer a first request: {exc}") from exc
 
     def describe(self) -> dict[str, Any]:
         import xllamacpp
@@ -145,7 +181,10 @@ class EmbeddedEngine(Engine):
     def submit(self, request: Request) -> Future[Completion]:
         if self._closed.is_set():
             raise EngineError("the embedded engine is closed")
-        return self._pool.submit(self._complete, request)
+        future = self._pool.submit(self._complete, request)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return future
 
     def prime(self, prefix: list[Message]) -> None:
         """Evaluate the shared instruction once, in slot 0, and copy it into the other
@@ -199,7 +238,12 @@ class EmbeddedEngine(Engine):
         if request.seed is not None:
             body["seed"] = request.seed
         if request.schema is not None:
-            body["grammar"] = grammar_for(request.schema)
+            try:
+                body["grammar"] = grammar_for(request.schema)
+            except ValueError as exc:  # a schema llama.cpp's converter does not take
+                raise ConfigError(
+                    f"llama.cpp cannot constrain answers to the schema: {exc}"
+                ) from exc
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()
@@ -223,14 +267,64 @@ class EmbeddedEngine(Engine):
         self._http.post("/slots/0", params={"action": "restore"}, json=PREFIX).raise_for_status()
 
     def close(self) -> None:
+        """Stop: queued requests are cancelled, the ones being answered get up to
+        --wait-timeout to finish, then the model is freed (after the last of them)."""
         if not self._closed.is_set():
             self._closed.set()
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            wait(list(self._in_flight), self.settings.wait_timeout)
             if self._http is not None:
                 self._http.close()
             self.server = None  # the model is freed when the server object goes
             if self._slot_dir is not None:
                 self._slot_dir.cleanup()
+
+    def _abandon(self) -> None:
+        """A server whose loop never answered cannot be stopped safely (see _await_loop):
+        it is never freed (one extra reference that nothing drops, not even the
+        interpreter's shutdown), and the process exits without waiting for it."""
+        self._closed.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.server is not None:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.server))
+            self.server = None
+        if self._slot_dir is not None:
+            self._slot_dir.cleanup()
+
+
+def _hold_interrupts() -> None:
+    """Keep Ctrl+C (SIGINT) away from this thread: the kernel gives it to the main one."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def _llama_threads_without_interrupts() -> Iterator[None]:
+    """The threads llama.cpp starts inherit a blocked SIGINT, so a Ctrl+C never lands in
+    one of them (only Python's own threads receive it)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+@contextmanager
+def _interrupt_after_start_up() -> Iterator[None]:
+    """A Ctrl+C during start-up takes effect when the block ends. Raised the moment
+    `xllamacpp.Server` returned, it dropped the new server before its loop ran, and that
+    server's teardown waits forever (_await_loop); measured: 3 of 4 interrupts in a run's
+    first 10 s hung. The main thread only: Python delivers signals nowhere else."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if came and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler: KeyboardInterrupt
 
 
 def parse_completion_reply(reply: dict[str, Any], seconds: float) -> Completion:

@@ -16,7 +16,9 @@ PAGES = (
     ("evaluate.py", "Evaluate", ":material/analytics:"),
 )
 
-st.set_page_config(page_title="clinextract Studio", page_icon=":material/biotech:", layout="wide")
+# An emoji page icon: Streamlit draws it as an inline data: image. A ":material/...:" page
+# icon would be fetched from fonts.gstatic.com, i.e. opening the Studio would contact Google.
+st.set_page_config(page_title="clinextract Studio", page_icon="🩺", layout="wide")
 pages = [
     st.Page(VIEWS / file, title=title, icon=icon, url_path=Path(file).stem, default=n == 0)
     for n, (file, title, icon) in enumerate(PAGES)

@@ -30,9 +30,11 @@ MAX_LISTED = 500
 
 
 def base_settings() -> Settings:
-    """The Settings the Studio was started with (`clinextract studio --task-dir ...`)."""
+    """The Settings the Studio was started with (`clinextract studio --task-dir ...`).
+    The Studio never runs Python code from a task folder: `.py` parsers are refused."""
     raw = os.environ.get(ENV_SETTINGS)
-    return Settings.model_validate_json(raw) if raw else Settings()
+    settings = Settings.model_validate_json(raw) if raw else Settings()
+    return settings.model_copy(update={"no_code": True})
 
 
 def settings_env(settings: Settings) -> str:
@@ -85,10 +87,13 @@ def read_task_spec(path: Path) -> dict[str, Any]:
 
 
 def task_schema(spec: dict[str, Any], task_path: Path) -> OutputSchema:
-    """The schema a task file points at (JSON, .py parser or inline)."""
+    """The schema a task file points at (JSON or inline; a .py parser is refused: the
+    Studio runs no code from a task folder)."""
     if "Parser_Format" not in spec:
         raise ConfigError(f"{task_path}: no Parser_Format")
-    return load_schema(spec["Parser_Format"], task_path.parent / "parsers", str(task_path))
+    return load_schema(
+        spec["Parser_Format"], task_path.parent / "parsers", str(task_path), allow_code=False
+    )
 
 
 def save_task(

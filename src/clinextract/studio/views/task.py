@@ -50,12 +50,7 @@ def start_draft(entry: workspace.TaskEntry | None) -> None:
         try:
             for field in schema_to_fields(workspace.task_schema(spec, entry.path)):
                 drafts.add_field(draft, draft["tree"], values, field)
-            if str(spec.get("Parser_Format", "")).endswith(".py"):
-                note = (
-                    f"The schema was read from {spec['Parser_Format']}; saving writes it as "
-                    "JSON in parsers/ and leaves the .py file as it is."
-                )
-        except (UnsupportedSchema, ConfigError) as exc:
+        except (UnsupportedSchema, ConfigError) as exc:  # a .py parser is refused here too
             draft["keep_parser"] = spec.get("Parser_Format")
             note = f"{exc}. The schema is kept as it is; the builder is off for this task."
     draft["note"] = note
