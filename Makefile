@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet]'
+	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet,service]'
 	touch $(STAMP)
 
 demo: $(STAMP)
