@@ -236,3 +236,14 @@ def test_a_key_with_too_many_unfinished_jobs_gets_429(tmp_path):
         assert client.post("/v1/jobs", json=body).status_code == 202  # room again
         status = client.get(second["status_url"]).json()
         assert status["state"] in ("queued", "running")
+
+
+def test_nan_and_infinity_are_refused_not_written(keyed):
+    service, keys = keyed
+    with service.client(keys["all"]) as client:
+        for path in ("/v1/extract", "/v1/jobs"):
+            raw = b'{"task": "%s", "records": [{"text": "a", "x": [NaN, Infinity]}]}' % (
+                TASK.encode()
+            )
+            r = client.post(path, content=raw, headers={"content-type": "application/json"})
+            assert r.status_code == 422 and "NaN" in r.json()["error"]["message"]

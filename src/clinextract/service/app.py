@@ -8,6 +8,7 @@ by the service itself (fastapi-offline), so the browser fetches nothing from els
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..data import as_text
 from ..settings import Settings
@@ -31,7 +39,7 @@ from .http import BearerAuth, install_error_handlers, invalid, principal_of
 from .jobs import FINISHED, FORMATS, JOB_ID, Job, JobManager
 from .keys import KeyRing, Principal
 from .limits import BodyLimit, KeyGate, TooBusy
-from .runs import TEXT, RunOptions, columns_for, extract_rows
+from .runs import TEXT, RunOptions, Scratch, columns_for, extract_rows
 
 UPLOAD_TYPES = {  # Content-Type of a raw upload → its format
     "text/csv": "csv",
@@ -53,6 +61,7 @@ class Service:
     catalog: TaskCatalog
     jobs: JobManager
     keys: KeyRing | None
+    scratch: Scratch
     log: Callable[[str], None]
 
     def __post_init__(self) -> None:
@@ -88,6 +97,13 @@ class Rows(BaseModel):
     id_field: str | None = Field(None, max_length=200, description="The records' id key.")
     options: RunOptions = Field(default_factory=RunOptions)
 
+    @field_validator("records")
+    @classmethod
+    def _finite(cls, records: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if records is not None and not _finite(records):
+            raise ValueError("NaN and Infinity are not JSON numbers")
+        return records
+
     @model_validator(mode="after")
     def _one_kind(self) -> Rows:
         if (self.texts is None) == (self.records is None):
@@ -105,6 +121,18 @@ class Rows(BaseModel):
             task, list(self.records[0]), self.input_field, self.id_field
         )
         return self.records, input_field, id_field
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or Infinity anywhere (Python's JSON reader accepts them; JSON does not, and
+    the run folder's files must stay JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def check_rows(rows: list[dict[str, Any]], input_field: str, max_chars: int, kind: str) -> None:
@@ -168,7 +196,7 @@ def create_app(service: Service) -> FastAPI:
                 rows,
                 input_field,
                 id_field,
-                service.jobs.sync_dir,
+                service.scratch.path,
                 limiter=service.threads,
             )
         return {"task": task.name, "records": records}

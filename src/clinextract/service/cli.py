@@ -32,7 +32,7 @@ from .catalog import TaskCatalog
 from .config import ServiceConfig
 from .jobs import JobManager
 from .keys import KeyRing, add_key, read_entries, remove_key
-from .runs import SharedEngine
+from .runs import Scratch, SharedEngine
 
 # `clinextract run` options that mean nothing to a service: requests bring the data,
 # and each job or request is one run in a folder of the service's choosing.
@@ -85,11 +85,12 @@ def serve(options: dict[str, Any], engine_factory: EngineFactory | None = None) 
         max_chars=config.max_chars,
         log=say,
     )
+    scratch = Scratch(config.jobs_dir / ".sync")
     try:
         resumed = jobs.start()
         if resumed:
             say(f"resuming {len(resumed)} unfinished job(s): {', '.join(resumed)}")
-        app = create_app(Service(config, settings, catalog, jobs, keys, say))
+        app = create_app(Service(config, settings, catalog, jobs, keys, scratch, say))
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -119,6 +120,7 @@ def serve(options: dict[str, Any], engine_factory: EngineFactory | None = None) 
         say("stopping: running jobs stop after their current rows and resume at the next start")
         jobs.close()
         engine.inner.close()
+        scratch.close()
         sock.close()
     say("service stopped")
     return 0

@@ -42,7 +42,6 @@ from .runs import RunOptions, columns_for, public_record
 JOB_FILE = "job.json"
 RUN_NAME = "run"
 INCOMING = ".incoming-"
-SYNC_DIR = ".sync"  # sync requests' short-lived run folders
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
 QUEUED, RUNNING, COMPLETE = "queued", "running", "complete"
@@ -108,17 +107,13 @@ class JobManager:
             for n in range(workers)
         ]
 
-    @property
-    def sync_dir(self) -> Path:
-        return self.dir / SYNC_DIR
-
     # --- start and stop -----------------------------------------------------------------
     def start(self) -> list[str]:
         """Clear what a killed service left half-made, queue every unfinished job (oldest
         first) and start the workers; returns the ids of the jobs queued again."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        for leftover in [*self.dir.glob(INCOMING + "*"), self.sync_dir]:
-            shutil.rmtree(leftover, ignore_errors=True)  # never accepted, or a sync request's
+        for leftover in self.dir.glob(INCOMING + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)  # never accepted
         resumed = []
         jobs = [job for path in self.dir.iterdir() if (job := self._read(path.name))]
         for job in sorted(jobs, key=lambda j: j.created):

@@ -135,8 +135,8 @@ class KeyRing:
         self._load()
 
     def _load(self) -> None:
-        stat = self.path.stat()
         entries = read_entries(self.path)
+        stat = self.path.stat()
         self._entries = [
             (
                 e["name"],

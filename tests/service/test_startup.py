@@ -1,0 +1,57 @@
+"""`clinextract service` start-up: refusals are one line and exit 2, before any model."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.paths import ROOT
+from tests.service.helpers import write_keys, write_tasks
+
+
+def start(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.service.fake_service", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def one_error_line(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "myhost.example"])
+def test_listening_beyond_loopback_without_keys_is_refused(tmp_path, host):
+    tasks = write_tasks(tmp_path)
+    line = one_error_line(start("--task-dir", str(tasks), "--host", host))
+    assert f"--host {host}" in line and "--api-keys" in line
+
+
+def test_bad_keys_file_task_folder_and_busy_port_are_one_line(tmp_path):
+    tasks = write_tasks(tmp_path)
+    keys, _ = write_keys(tmp_path)
+    (tmp_path / "broken.json").write_text("{")
+    assert "keys file not found" in one_error_line(
+        start("--task-dir", str(tasks), "--api-keys", str(tmp_path / "none.json"))
+    )
+    assert "not a keys file" in one_error_line(
+        start("--task-dir", str(tasks), "--api-keys", str(tmp_path / "broken.json"))
+    )
+    assert "task folder not found" in one_error_line(start("--task-dir", str(tmp_path / "no")))
+    (tasks / "Task009_bad.json").write_text('{"Description": "x"}')
+    assert "Task009_bad.json" in one_error_line(start("--task-dir", str(tasks)))
+    (tasks / "Task009_bad.json").unlink()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_error_line(
+            start("--task-dir", str(tasks), "--api-keys", str(keys), "--port", str(port))
+        )
+    assert f"cannot listen on 127.0.0.1:{port}" in line
