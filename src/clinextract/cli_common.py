@@ -127,7 +127,10 @@ def run_guarded(func: Callable[[], int | None]) -> None:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A socket bound to host:port (port 0: any free one), or one line (exit 2)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every small response waits ~40 ms for a delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))

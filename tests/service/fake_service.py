@@ -14,9 +14,11 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 
-from clinextract.engines.base import Completion, Request
+from clinextract.engines.base import Completion, Engine, Request
 from clinextract.service.cli import service_group
+from clinextract.settings import Settings
 from tests.fakes import FakeEngine, ok, report_of
 
 
@@ -29,11 +31,16 @@ def answer(request: Request) -> Completion:
     return ok(json.dumps({"lengte": len(text), "woord": words[0] if words else ""}))
 
 
-def main() -> None:
-    def engine(settings):
-        return FakeEngine(answer, capacity=settings.parallel)
+def serve_with(engine_factory: Callable[[Settings], Engine]) -> None:
+    """Run the real `clinextract service` command (arguments from sys.argv) with this
+    engine instead of the one the options name."""
+    service_group.main(
+        sys.argv[1:], prog_name="fake-service", obj={"engine_factory": engine_factory}
+    )
 
-    service_group.main(sys.argv[1:], prog_name="fake-service", obj={"engine_factory": engine})
+
+def main() -> None:
+    serve_with(lambda settings: FakeEngine(answer, capacity=settings.parallel))
 
 
 if __name__ == "__main__":

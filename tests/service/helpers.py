@@ -51,11 +51,16 @@ class ServiceProcess:
     """The service in a subprocess; `url` once it listens. stderr goes to a file (a pipe
     nobody reads would fill up and stall the server)."""
 
-    def __init__(self, root: Path, *args: str, fake: bool = True, env=None, timeout=120):
+    FAKE = [sys.executable, "-m", "tests.service.fake_service"]
+    REAL = [sys.executable, "-m", "clinextract.cli", "service"]
+
+    def __init__(self, root: Path, *args: str, fake: bool = True, command=None, env=None,
+                 timeout: float = 120):  # fmt: skip
+        """`fake`: with tests/service/fake_service.py's engine, else the real model;
+        `command`: another way to start it (the benchmark's fake engine)."""
         self.root = root
         self.log = root / f"service-{time.monotonic_ns()}.log"
-        base = [sys.executable, "-m", "tests.service.fake_service"] if fake else [
-            "clinextract", "service"]  # fmt: skip
+        base = command or (self.FAKE if fake else self.REAL)
         cmd = [*base, "--port", "0", *args]
         with self.log.open("w") as err:
             self.proc = subprocess.Popen(

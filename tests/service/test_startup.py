@@ -55,3 +55,29 @@ def test_bad_keys_file_task_folder_and_busy_port_are_one_line(tmp_path):
             start("--task-dir", str(tasks), "--api-keys", str(keys), "--port", str(port))
         )
     assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_accepted_connections_get_tcp_nodelay():
+    """Without it, each small response waited ~40 ms for a delayed ACK (asyncio sets
+    TCP_NODELAY only on sockets that say they are TCP)."""
+    import asyncio
+
+    from clinextract.cli_common import bind_socket
+
+    async def scenario() -> int:
+        accepted = asyncio.get_running_loop().create_future()
+
+        def on_client(reader, writer):
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        sock = bind_socket("127.0.0.1", 0)
+        server = await asyncio.start_server(on_client, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        nodelay = await asyncio.wait_for(accepted, 10)
+        writer.close()
+        server.close()
+        return nodelay
+
+    assert asyncio.run(scenario()) != 0
