@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-service dragon-synthetic studio service
 
 install: $(STAMP)
 
@@ -34,11 +34,17 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 
+bench-service: $(STAMP)
+	$(BIN)/python bench/service.py
+
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py
 
 studio: $(STAMP)
 	$(BIN)/clinextract studio
+
+service: $(STAMP)
+	$(BIN)/clinextract service --task-dir examples/tasks --example-dir examples/data
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
