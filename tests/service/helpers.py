@@ -4,8 +4,6 @@ uvicorn process on 127.0.0.1 (with the fake engine, or the real model)."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,6 +13,7 @@ import httpx
 
 from clinextract.service.keys import add_key
 from tests.paths import ROOT
+from tests.processes import ServerProcess
 
 TASK = "Task001_fake"  # answers computed from the report by the fake engine
 OTHER = "Task002_other"  # the same, for the per-key task lists
@@ -47,7 +46,7 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-class ServiceProcess:
+class ServiceProcess(ServerProcess):
     """The service in a subprocess; `url` once it listens. stderr goes to a file (a pipe
     nobody reads would fill up and stall the server)."""
 
@@ -60,46 +59,21 @@ class ServiceProcess:
         `command`: another way to start it (the benchmark's fake engine)."""
         self.root = root
         self.log = root / f"service-{time.monotonic_ns()}.log"
-        base = command or (self.FAKE if fake else self.REAL)
-        cmd = [*base, "--port", "0", *args]
+        cmd = [*(command or (self.FAKE if fake else self.REAL)), "--port", "0", *args]
         with self.log.open("w") as err:
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True
-            )
-        deadline = time.monotonic() + timeout
-        self.url = ""
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            if found := re.search(r"service on (http://\S+) ", line):
-                self.url = found.group(1)
-                return
-        self.stop()
-        raise RuntimeError(f"the service did not start: {self.log.read_text()}")
+            super().__init__(cmd, stderr=err, cwd=ROOT, env=env)
+        found = self.wait_for(r"service on (http://\S+) ", timeout)
+        if found is None:
+            raise RuntimeError(f"the service did not start: {self.log.read_text()}")
+        self.url = found.group(1)
 
     def client(self, key: str | None = None, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=bearer(key) if key else {}, timeout=60, **kw)
+        return httpx.Client(
+            base_url=self.url, headers=bearer(key) if key else {}, **{"timeout": 60, **kw}
+        )
 
-    def kill(self) -> None:
-        self.proc.kill()  # SIGKILL: nothing runs after it
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return -9
-
-    def __enter__(self) -> ServiceProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def stop(self, timeout: float = 60) -> int:
+        return super().stop(timeout)
 
 
 def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:

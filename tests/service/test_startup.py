@@ -81,3 +81,16 @@ def test_accepted_connections_get_tcp_nodelay():
         return nodelay
 
     assert asyncio.run(scenario()) != 0
+
+
+def test_a_second_service_on_the_same_jobs_folder_is_refused(tmp_path):
+    """Both would resume the same jobs and compute their rows twice."""
+    from tests.service.helpers import ServiceProcess
+
+    tasks = write_tasks(tmp_path)
+    jobs = tmp_path / "jobs"
+    with ServiceProcess(tmp_path, "--task-dir", str(tasks), "--jobs-dir", str(jobs)) as first:
+        line = one_error_line(start("--task-dir", str(tasks), "--jobs-dir", str(jobs)))
+        assert f"{jobs} is in use by another service (pid {first.proc.pid})" in line
+    with ServiceProcess(tmp_path, "--task-dir", str(tasks), "--jobs-dir", str(jobs)):
+        pass  # free again once the first has stopped

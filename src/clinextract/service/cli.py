@@ -30,7 +30,7 @@ from ..settings import Settings
 from .app import Service, create_app
 from .catalog import TaskCatalog
 from .config import ServiceConfig
-from .jobs import JobManager
+from .jobs import JobManager, lock_jobs_dir
 from .keys import KeyRing, add_key, read_entries, remove_key
 from .runs import Scratch, SharedEngine
 
@@ -63,6 +63,7 @@ def serve(options: dict[str, Any], engine_factory: EngineFactory | None = None) 
     config.check_exposure()
     keys = KeyRing(config.api_keys) if config.api_keys else None
     catalog = TaskCatalog.load(settings)
+    lock = lock_jobs_dir(config.jobs_dir)  # held until the process ends
     sock = bind_socket(config.host, config.port)
 
     def say(message: str) -> None:
@@ -122,6 +123,7 @@ def serve(options: dict[str, Any], engine_factory: EngineFactory | None = None) 
         engine.inner.close()
         scratch.close()
         sock.close()
+        lock.close()
     say("service stopped")
     return 0
 

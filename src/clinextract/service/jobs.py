@@ -15,6 +15,7 @@ good runs again and resumes from its checkpoint: no record lost, none computed t
 
 from __future__ import annotations
 
+import fcntl
 import os
 import queue
 import re
@@ -26,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..data import DataSource, read_json_object
 from ..engines import Engine
@@ -40,6 +41,7 @@ from .catalog import TaskCatalog
 from .runs import RunOptions, columns_for, public_record
 
 JOB_FILE = "job.json"
+LOCK = ".lock"
 RUN_NAME = "run"
 INCOMING = ".incoming-"
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -410,6 +412,26 @@ class JobManager:
         with self._lock:
             self._stopped_by[job.job_id] = f"{message}; it resumes when the service restarts"
         self.log(f"job {job.job_id}: {message}")
+
+
+def lock_jobs_dir(path: Path) -> IO[str]:
+    """Hold `<jobs-dir>/.lock` for the life of the process: two services resuming the same
+    jobs would compute rows twice. ConfigError (one line) when another service holds it."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    handle = (path / LOCK).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(f"{path} is in use by another service ({holder})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def _fsync_dir(path: Path) -> None:
