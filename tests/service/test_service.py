@@ -247,3 +247,19 @@ def test_nan_and_infinity_are_refused_not_written(keyed):
             )
             r = client.post(path, content=raw, headers={"content-type": "application/json"})
             assert r.status_code == 422 and "NaN" in r.json()["error"]["message"]
+
+
+def test_a_job_from_a_plain_json_list_with_the_task_in_the_query(keyed):
+    service, keys = keyed
+    rows = [{"uid": f"L{n}", "verslag": f"lijst{n} x"} for n in range(3)]
+    with service.client(keys["all"]) as client:
+        r = client.post("/v1/jobs", params={"task": TASK, "seed": 7}, json=rows)
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert wait_for_job(client, job["job_id"])["state"] == "complete"
+        records = ndjson(client.get(job["records_url"]))
+        assert [(x["id"], x["fields"]["woord"]) for x in records] == [
+            (f"L{n}", f"lijst{n}") for n in range(3)
+        ]
+        assert client.post("/v1/jobs", json=rows).status_code == 422  # no task
+        assert client.post("/v1/jobs", params={"task": TASK}, json=[1, 2]).status_code == 422

@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -49,6 +50,7 @@ UPLOAD_TYPES = {  # Content-Type of a raw upload → its format
     "application/jsonl": "jsonl",
     "application/x-jsonlines": "jsonl",
 }
+_json_list = TypeAdapter(list[Any])
 JOB_RETRY_AFTER = 30  # seconds: a job takes minutes, not milliseconds
 
 
@@ -222,7 +224,13 @@ def create_app(service: Service) -> FastAPI:
         principal = principal_of(request)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/json":
-            body = _parse(Rows, await request.body())
+            raw = await request.body()
+            if raw.lstrip()[:1] == b"[":  # a JSON list of records; the rest in the query
+                listed = {"task": task, "input_field": input_field, "id_field": id_field}
+                body = _parse(Rows, raw, into="records", **listed)
+                body.options = _parse_options(num_examples, max_tokens, temperature, seed)
+            else:
+                body = _parse(Rows, raw)
             job_task = service.task_for(principal, body.task)
             options = body.options
         elif kind in UPLOAD_TYPES:
@@ -310,9 +318,14 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-def _parse(model: type[BaseModel], raw: bytes) -> Any:
+def _parse(model: type[BaseModel], raw: bytes, into: str | None = None, **fields: Any) -> Any:
+    """`model` from a JSON body; with `into`, the body is that field's value and `fields`
+    (those not None) the others. 422 with the reasons (never the values) when invalid."""
     try:
-        return model.model_validate_json(raw)
+        if into is None:
+            return model.model_validate_json(raw)
+        given = {k: v for k, v in fields.items() if v is not None}
+        return model.model_validate({**given, into: _json_list.validate_json(raw)})
     except ValidationError as exc:
         raise _as_invalid(exc, "body") from None
 
