@@ -94,3 +94,16 @@ def test_a_second_service_on_the_same_jobs_folder_is_refused(tmp_path):
         assert f"{jobs} is in use by another service (pid {first.proc.pid})" in line
     with ServiceProcess(tmp_path, "--task-dir", str(tasks), "--jobs-dir", str(jobs)):
         pass  # free again once the first has stopped
+
+
+def test_without_the_extra_the_command_says_which_to_install(monkeypatch):
+    from click.testing import CliRunner
+
+    from clinextract import cli
+
+    for module in [m for m in sys.modules if m.startswith("clinextract.service")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    done = CliRunner().invoke(cli.cli, ["service", "--task-dir", "tasks"])
+    assert done.exit_code == 2
+    assert "needs the 'service' extra: pip install 'clinextract[service]'" in done.output
