@@ -3,7 +3,8 @@
     python -m tests.service.fake_service [the options of `clinextract service`]
 
 The engine answers at once (or after $FAKE_DELAY_S seconds per request) with the fake
-task's fields computed from the report: `lengte` its length, `woord` its first word. The
+task's fields computed from the report: `lengte` its length, `woord` its first word; a
+report that starts with "RAISE:" makes it fail with an unexpected error. The
 command is the real one (address and key checks, task folder, jobs, uvicorn); only the
 engine is swapped, through the click context.
 """
@@ -27,6 +28,8 @@ def answer(request: Request) -> Completion:
     if delay:
         time.sleep(delay)
     text = report_of(request)
+    if text.startswith("RAISE:"):  # a bug in the engine, with report text in its message
+        raise RuntimeError(f"engine bug while reading {text}")
     words = text.split()
     return ok(json.dumps({"lengte": len(text), "woord": words[0] if words else ""}))
 

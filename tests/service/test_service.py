@@ -263,3 +263,15 @@ def test_a_job_from_a_plain_json_list_with_the_task_in_the_query(keyed):
         ]
         assert client.post("/v1/jobs", json=rows).status_code == 422  # no task
         assert client.post("/v1/jobs", params={"task": TASK}, json=[1, 2]).status_code == 422
+
+
+def test_an_unexpected_error_is_a_500_without_its_text_in_the_answer_or_the_log(keyed):
+    service, keys = keyed
+    with service.client(keys["all"]) as client:
+        r = client.post("/v1/extract", json={"task": TASK, "texts": [f"RAISE: {SECRET}"]})
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        assert SECRET not in r.text
+        assert client.get("/health").status_code == 200  # and it goes on serving
+    log = service.log.read_text()
+    assert "internal error RuntimeError on /v1/extract" in log
+    assert SECRET not in log

@@ -30,6 +30,7 @@ from ..settings import Settings
 from .app import Service, create_app
 from .catalog import TaskCatalog
 from .config import ServiceConfig
+from .http import QuietErrors
 from .jobs import JobManager, lock_jobs_dir
 from .keys import KeyRing, add_key, read_entries, remove_key
 from .runs import Scratch, SharedEngine
@@ -94,7 +95,7 @@ def serve(options: dict[str, Any], engine_factory: EngineFactory | None = None) 
         app = create_app(Service(config, settings, catalog, jobs, keys, scratch, say))
         server = uvicorn.Server(
             uvicorn.Config(
-                app,
+                QuietErrors(app),
                 log_level="info" if settings.verbose else "warning",
                 access_log=settings.verbose,  # method, path, status: never a body
                 server_header=False,

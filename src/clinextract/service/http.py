@@ -87,6 +87,22 @@ class BearerAuth:
         return None
 
 
+class QuietErrors:
+    """The outermost layer: Starlette answers an unexpected error with our 500 (see `bug`
+    below) and then raises it again for the server to log, and uvicorn would log its text
+    and traceback, which may quote a report. It has been answered and logged without its
+    data by then; here it ends."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception:  # noqa: BLE001 - answered (500) and logged by `bug`
+            pass
+
+
 def principal_of(request: Request) -> Principal:
     return request.state.principal
 
