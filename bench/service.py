@@ -194,11 +194,13 @@ def model(folder: Path, docs: int, reps: int, parallel: int) -> list[dict[str, A
 # --- the report ---------------------------------------------------------------------------------
 
 
-def report(info: dict[str, Any], fake: dict[str, Any], runs: list[dict[str, Any]], docs: int):
+def report(
+    info: dict[str, Any], fake: dict[str, Any], runs: list[dict[str, Any]], docs: int, command: str
+) -> str:
     lines = [
         "# Service benchmark (`make bench-service`)",
         "",
-        f"{info['date']} · {info['cores']} cores · {info['cpu']} · load before "
+        f"`{command}` · {info['date']} · {info['cores']} cores · {info['cpu']} · load before "
         f"{info['load_before']} · clinextract {info['clinextract']}",
         "",
         "## Overhead, instant fake engine, one report per POST /v1/extract",
@@ -249,6 +251,15 @@ def report(info: dict[str, Any], fake: dict[str, Any], runs: list[dict[str, Any]
             "time, model load excluded); the job's wall time includes the upload check and "
             "the queue.",
         ]
+        busiest = max(max(s["cli_other_cores"], s["service_other_cores"]) for s in runs)
+        if busiest > 0.5:
+            lines += [
+                "",
+                f"**Caveat:** other processes kept up to {busiest:.1f} of the machine's "
+                f"{info['cores']} cores busy during these runs, so the model figures say more "
+                "about that load than about the service; run `make bench-service` again on a "
+                "quiet machine (more `--docs` and `--reps`) before drawing conclusions.",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -272,8 +283,11 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_model:
             print("real model: service job beside clinextract run ...", flush=True)
             runs = model(folder / "model", args.docs, args.reps, args.parallel)
-    text = report(info, fake, runs, args.docs)
+    command = " ".join(["bench/service.py", *(argv if argv is not None else sys.argv[1:])])
+    text = report(info, fake, runs, args.docs, command)
     args.results.write_text(text, encoding="utf-8")
+    raw = {"machine": info, "overhead": fake, "model": runs, "docs": args.docs}
+    args.results.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
     print(text)
 
 
