@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-service dragon-synthetic studio service
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-service dragon-synthetic studio service
 
 install: $(STAMP)
 
@@ -30,6 +30,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/calibration.py
+
+bench-calibration: $(STAMP)
+	$(BIN)/python bench/calibration.py
+
+bench-fields: $(STAMP)
+	$(BIN)/python bench/fields.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick

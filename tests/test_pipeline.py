@@ -61,18 +61,50 @@ def test_longest_reports_are_sent_first(tmp_path):
     assert lengths == sorted(lengths, reverse=True)
 
 
-def test_failures_are_nulls_with_error_and_raw_output(tmp_path):
-    def bad(request):
+def test_an_invalid_field_is_null_with_its_reason_and_the_rest_is_kept(tmp_path):
+    """One bad field does not throw the record away: `partial`, the valid field kept, the
+    invalid one null with a field_errors entry; one targeted repair, never identical."""
+    engine = FakeEngine(lambda request: ok('{"lengte": "veel", "woord": "x"}'))
+    [summary] = run_task(TASK, settings(tmp_path), source=source(3), engine=engine)
+    for rec in predictions(summary):
+        assert rec["status"] == "partial"
+        assert rec["lengte"] is None and rec["woord"] == "x"
+        assert "lengte" in rec["field_errors"] and "integer" in rec["field_errors"]["lengte"]
+        assert "again after a targeted repair" in rec["field_errors"]["lengte"]
+        assert "lengte" in rec["error"]
+    lines = [json.loads(x) for x in (summary.run_dir / "records.jsonl").read_text().splitlines()]
+    assert all(x["attempts"] == 2 for x in lines)  # one targeted repair
+    assert all(x["raw_output"].count('"lengte": "veel"') == 2 for x in lines)
+    repairs = engine.requests[3:]
+    assert [list(r.schema["properties"]) for r in repairs] == [["lengte"]] * 3
+    assert summary.partials == 3 and summary.successes == 0 and summary.failures == 0
+
+
+def test_a_targeted_repair_that_fixes_the_field_gives_success(tmp_path):
+    def fixed_on_repair(request):
+        if list(request.schema["properties"]) == ["lengte"]:
+            return ok('{"lengte":7}')
         return ok('{"lengte": "veel", "woord": "x"}')
 
-    [summary] = run_task(TASK, settings(tmp_path), source=source(3), engine=FakeEngine(bad))
+    [summary] = run_task(
+        TASK, settings(tmp_path), source=source(2), engine=FakeEngine(fixed_on_repair)
+    )
+    out = predictions(summary)
+    assert [(r["status"], r["lengte"], r["woord"]) for r in out] == [("success", 7, "x")] * 2
+    assert all(r["field_errors"] == {} and r["error"] is None for r in out)
+
+
+def test_nothing_valid_is_a_failure_after_one_whole_repair(tmp_path):
+    engine = FakeEngine(lambda request: ok('{"lengte": "veel", "woord": 5}'))
+    [summary] = run_task(TASK, settings(tmp_path), source=source(2), engine=engine)
     for rec in predictions(summary):
         assert rec["status"] == "failure"
         assert rec["lengte"] is None and rec["woord"] is None
-        assert "lengte" in rec["error"]
+        assert "lengte" in rec["error"] and "woord" in rec["error"]
     lines = [json.loads(x) for x in (summary.run_dir / "records.jsonl").read_text().splitlines()]
-    assert all(x["raw_output"] == '{"lengte": "veel", "woord": "x"}' for x in lines)
+    assert all(x["raw_output"] == '{"lengte": "veel", "woord": 5}' for x in lines)
     assert all(x["attempts"] == 2 for x in lines)  # one repair, never identical retries
+    assert {len(r.schema["properties"]) for r in engine.requests} == {2}  # whole answers
 
 
 def test_empty_text_fails_without_calling_the_engine(tmp_path):
@@ -141,6 +173,7 @@ def test_n_runs_write_separate_folders_with_manifests(tmp_path):
     assert manifest["counts"] == {
         "rows": 4,
         "success": 4,
+        "partial": 0,
         "failure": 0,
         "reused": 0,
         "stale_ignored": 0,

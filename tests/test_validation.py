@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clinextract.engines.base import Completion, Request
 from clinextract.schema import OutputSchema
-from clinextract.validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
+from clinextract.validation import FAILURE, PARTIAL, SUCCESS, Outcome, RowAttempts, next_step
 
 SCHEMA = OutputSchema.from_legacy(
     {
@@ -53,15 +53,24 @@ def test_invalid_answer_gets_one_repair_that_quotes_the_error():
     assert fixed.status == SUCCESS and fixed.fields == {"soort": "MRI", "mm": None}
 
 
-def test_still_invalid_after_repair_is_an_honest_failure():
+def test_one_repair_per_row_then_the_invalid_field_stays_null():
     attempts = RowAttempts(REQUEST)
     next_step(SCHEMA, attempts, answer("no json here"))
     out = next_step(SCHEMA, attempts, answer('{"soort":"PET"}'))
-    assert out.status == FAILURE
+    assert out.status == PARTIAL  # mm (optional, not given) is a valid null
     assert out.fields == {"soort": None, "mm": None}
-    assert out.error.startswith("invalid answer after repair")
+    assert list(out.field_errors) == ["soort"] and "after a repair" in out.error
     assert out.raw_output == '{"soort":"PET"}'
     assert len(attempts.errors) == 2
+
+
+def test_still_not_json_after_repair_is_an_honest_failure():
+    attempts = RowAttempts(REQUEST)
+    next_step(SCHEMA, attempts, answer("no json here"))
+    out = next_step(SCHEMA, attempts, answer("still none"))
+    assert out.status == FAILURE and out.fields == {"soort": None, "mm": None}
+    assert out.error.startswith("invalid answer after repair")
+    assert out.raw_output == "still none"
 
 
 def test_engine_error_fails_the_row_without_retry():

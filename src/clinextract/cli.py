@@ -127,13 +127,16 @@ def print_summary(summary: Any) -> None:
     out_console.print(
         f"[bold]{summary.task}[/bold]: {summary.rows} rows, "
         f"[green]{summary.successes} success[/green], "
-        f"[{'red' if summary.failures else 'green'}]{summary.failures} failure"
+        + (f"[yellow]{summary.partials} partial[/yellow], " if summary.partials else "")
+        + f"[{'red' if summary.failures else 'green'}]{summary.failures} failure"
         f"[/{'red' if summary.failures else 'green'}]"
         + (f", {summary.reused} reused from an earlier run" if summary.reused else "")
         + f" · {summary.docs_per_s:.2f} docs/s · {summary.tokens_per_s:.1f} output tokens/s"
         f" · {summary.seconds:.1f} s",
         highlight=False,
     )
+    for warning in summary.warnings:
+        out_console.print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)
     out_console.print(f"  predictions: {summary.predictions_path}", highlight=False)
     out_console.print(f"  checkpoint and manifest: {summary.run_dir}", highlight=False)
 

@@ -60,7 +60,19 @@ def build_manifest(
 
 
 def finish_manifest(
-    manifest: dict[str, Any], status: str, counts: dict[str, int], timings: dict[str, float]
+    manifest: dict[str, Any],
+    status: str,
+    counts: dict[str, int],
+    timings: dict[str, float],
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The manifest at the end of a run (complete, interrupted): counts and timings added."""
-    return {**manifest, "status": status, "counts": counts, "timings": timings, "finished": now()}
+    """The manifest at the end of a run (complete, interrupted): counts, timings and the
+    quality warnings added."""
+    return {
+        **manifest,
+        "status": status,
+        "counts": counts,
+        "timings": timings,
+        "warnings": list(warnings or []),
+        "finished": now(),
+    }

@@ -11,27 +11,40 @@ Progress flows up through a callback (`on_progress`), never by importing a face.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
+import json
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .data import DataSource, Row
-from .engines import Engine, Request, create_engine
+from .data import DataSource, Row, as_text
+from .engines import Completion, Engine, Request, create_engine
 from .errors import ClinextractError, ConfigError, InternalError
 from .examples import ExamplePool
+from .grounding import CONFIDENCE_TOP_K, ground
 from .manifest import build_manifest, finish_manifest
 from .prompting import PromptBuilder
+from .quality import QualityCheck
+from .records import PREDICTION_COLUMNS, make_record, prediction_item, text_sha
+from .schema import OutputSchema
 from .settings import Settings, stable_hash
 from .store import RunFolder, RunStore, run_dir
 from .task import Task
-from .validation import FAILURE, SUCCESS, Outcome, RowAttempts, next_step
+from .validation import (
+    FAILURE,
+    PARTIAL,
+    SUCCESS,
+    Outcome,
+    RowAttempts,
+    extract_json,
+    next_step,
+    split_reasoning,
+)
 
-META_COLUMNS = ("status", "error")
+META_COLUMNS = PREDICTION_COLUMNS  # the predictions file's own columns
 READ_AHEAD = 4  # rows read ahead per in-flight request, to order them by length
 
 
@@ -40,6 +53,7 @@ class Progress:
     total: int
     done: int = 0
     successes: int = 0
+    partials: int = 0
     failures: int = 0
     reused: int = 0
     prompt_tokens: int = 0
@@ -66,6 +80,7 @@ class Progress:
         return {
             "rows": self.total,
             "success": self.successes,
+            "partial": self.partials,
             "failure": self.failures,
             "reused": self.reused,
         }
@@ -87,6 +102,7 @@ class RunSummary:
     predictions_path: Path
     rows: int
     successes: int
+    partials: int
     failures: int
     reused: int
     seconds: float
@@ -94,15 +110,19 @@ class RunSummary:
     tokens_per_s: float
     prompt_tokens: int
     completion_tokens: int
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, task: str, folder: RunFolder, progress: Progress) -> RunSummary:
+    def of(
+        cls, task: str, folder: RunFolder, progress: Progress, warnings: list[str] | None = None
+    ) -> RunSummary:
         return cls(
             task=task,
             run_dir=folder.path,
             predictions_path=folder.predictions_path,
             rows=progress.total,
             successes=progress.successes,
+            partials=progress.partials,
             failures=progress.failures,
             reused=progress.reused,
             seconds=progress.elapsed,
@@ -110,6 +130,7 @@ class RunSummary:
             tokens_per_s=progress.tokens_per_s,
             prompt_tokens=progress.prompt_tokens,
             completion_tokens=progress.completion_tokens,
+            warnings=list(warnings or []),
         )
 
 
@@ -120,10 +141,6 @@ StopCheck = Callable[[], bool]
 class RunCancelled(ClinextractError):
     """`should_stop` asked the run to stop. Finished records stay in the checkpoint and
     the manifest says `interrupted`; running the same task again resumes."""
-
-
-def text_sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def run_task(
@@ -237,7 +254,7 @@ def run_once(
         say(f"{folder.path}: resuming, {store.finished_rows} rows already done")
     manifest = build_manifest(task, source, settings, engine, config)
     store.write_manifest(manifest)
-    status = "interrupted"
+    status, warnings = "interrupted", []
     records = _records(task, source, settings, engine, prompts, pool, store)
     try:
         for record, text in records:
@@ -249,14 +266,17 @@ def run_once(
                 on_progress(progress, {**record, "text": text} if settings.log_text else record)
             if should_stop is not None and should_stop():
                 raise RunCancelled(f"cancelled after {progress.done} of {progress.total} rows")
-        store.write_final(_final_items(source, store))
+        check = QualityCheck(task.schema.field_names)
+        store.write_final(_final_items(source, store, check))
+        warnings = check.warnings()
         status = "complete"
     finally:
         records.close()
         store.close()
         counts = {**progress.counts(), "stale_ignored": store.stale, "damaged": store.dropped}
-        store.write_manifest(finish_manifest(manifest, status, counts, progress.timings()))
-    return RunSummary.of(task.name, folder, progress)
+        finished = finish_manifest(manifest, status, counts, progress.timings(), warnings)
+        store.write_manifest(finished)
+    return RunSummary.of(task.name, folder, progress, warnings)
 
 
 def _count(progress: Progress, record: dict[str, Any]) -> None:
@@ -265,10 +285,22 @@ def _count(progress: Progress, record: dict[str, Any]) -> None:
         progress.reused += 1
     if record["status"] == SUCCESS:
         progress.successes += 1
+    elif record["status"] == PARTIAL:
+        progress.partials += 1
     else:
         progress.failures += 1
     progress.prompt_tokens += record.get("prompt_tokens", 0)
     progress.completion_tokens += record.get("completion_tokens", 0)
+
+
+@dataclass
+class RowWork:
+    """One row on its way: its attempts, and once answered, the samples for confidence."""
+
+    row: Row
+    attempts: RowAttempts
+    outcome: Outcome | None = None  # settled, waiting for its samples
+    samples: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 def _records(
@@ -284,15 +316,31 @@ def _records(
     window = max(1, engine.capacity * 2)  # a queued request per slot: no idle gaps
     rows = iter(source)
     pending: list[tuple[int, int, Row]] = []  # heap: longest report first
-    in_flight: dict[Future, tuple[Row, RowAttempts]] = {}
+    in_flight: dict[Future, RowWork] = {}
     exhausted = primed = False
+    grounding = settings.evidence == "on"
+    samples = settings.samples if grounding else 0
+    top_logprobs = task.top_logprobs
+    if grounding and not samples:  # confidence from the answer tokens' probabilities
+        top_logprobs = max(top_logprobs, CONFIDENCE_TOP_K)
 
-    def submit(row: Row, attempts: RowAttempts) -> None:
+    def submit(work: RowWork, request: Request) -> None:
         nonlocal primed
         if not primed:  # the instruction every request starts with, once for all slots
             primed = True
             engine.prime([{"role": "system", "content": prompts.system}])
-        in_flight[engine.submit(attempts.request)] = (row, attempts)
+        in_flight[engine.submit(request)] = work
+
+    def finish(work: RowWork) -> tuple[dict[str, Any], str]:
+        outcome = work.outcome
+        assert outcome is not None
+        grounded = None
+        if grounding:
+            text = as_text(work.row.columns.get(task.input_field)) or work.row.text
+            sampled = work.samples if samples else None
+            grounded = ground(task.schema, outcome, text, settings.review_below, sampled)
+        record = make_record(work.row, outcome, work.attempts, grounded, bool(task.top_logprobs))
+        return record, work.row.text
 
     try:
         while True:
@@ -301,14 +349,13 @@ def _records(
                 if row is None:
                     exhausted = True
                     break
-                sha = text_sha(row.text)
-                if store.done(row.index, row.id, sha):
+                if store.done(row.index, row.id, text_sha(row.text)):
                     reused = {"row": row.index, "status": store.status(row.index), "reused": True}
                     yield reused, row.text
                     continue
                 if not row.text:
                     empty = Outcome(FAILURE, task.schema.null_fields(), "empty input text")
-                    yield _record(row, empty, None), row.text
+                    yield make_record(row, empty, None), row.text
                     continue
                 heapq.heappush(pending, (-len(row.text), row.index, row))
             while pending and len(in_flight) < window:
@@ -320,9 +367,9 @@ def _records(
                     settings.max_tokens,
                     settings.temperature,
                     settings.seed,
-                    top_logprobs=task.top_logprobs,
+                    top_logprobs=top_logprobs,
                 )
-                submit(row, RowAttempts(request))
+                submit(RowWork(row, RowAttempts(request)), request)
             if not in_flight:
                 if exhausted and not pending:
                     return
@@ -330,15 +377,25 @@ def _records(
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             fatal: BaseException | None = None
             for future in finished:
-                row, attempts = in_flight.pop(future)
+                work = in_flight.pop(future)
                 if future.exception() is not None:  # the engine itself failed
                     fatal = fatal or future.exception()
                     continue
-                step = next_step(task.schema, attempts, future.result())
+                if work.outcome is not None:  # a sample for confidence
+                    work.samples.append(sampled_fields(task.schema, future.result()))
+                    if len(work.samples) == samples:
+                        yield finish(work)
+                    continue
+                step = next_step(task.schema, work.attempts, future.result())
                 if isinstance(step, Request):
-                    submit(row, attempts)
+                    submit(work, step)
+                    continue
+                work.outcome = step
+                if samples and step.status != FAILURE:
+                    for n in range(samples):
+                        submit(work, sample_request(work.attempts, settings, n))
                 else:
-                    yield _record(row, step, attempts), row.text
+                    yield finish(work)
             if fatal is not None:  # after saving every answer that did arrive
                 raise fatal
     finally:
@@ -346,41 +403,41 @@ def _records(
             future.cancel()
 
 
-def _record(row: Row, outcome: Outcome, attempts: RowAttempts | None) -> dict[str, Any]:
-    record = {
-        "row": row.index,
-        "id": row.id,
-        "text_sha": text_sha(row.text),
-        "status": outcome.status,
-        "error": outcome.error,
-        "fields": outcome.fields,
-        "raw_output": outcome.raw_output,
-    }
-    if outcome.reasoning:
-        record["reasoning"] = outcome.reasoning
-    if outcome.transient:
-        record["transient"] = True
-    if outcome.logprobs:
-        record["logprobs"] = outcome.logprobs
-    if attempts:
-        record.update(
-            attempts=attempts.count,
-            prompt_tokens=attempts.prompt_tokens,
-            completion_tokens=attempts.completion_tokens,
-            seconds=round(attempts.seconds, 3),
-        )
-        if attempts.errors:
-            record["attempt_errors"] = attempts.errors
-    return record
+SAMPLE_TEMPERATURE = 0.7
 
 
-def _final_items(source: DataSource, store: RunStore) -> Iterator[dict[str, Any]]:
+def sample_request(attempts: RowAttempts, settings: Settings, n: int) -> Request:
+    """The row's first request again, sampled (another seed each), for self-consistency."""
+    first = attempts.first
+    return replace(
+        first,
+        temperature=max(settings.temperature, SAMPLE_TEMPERATURE),
+        seed=settings.seed + 1 + n,
+        top_logprobs=0,
+    )
+
+
+def sampled_fields(schema: OutputSchema, completion: Completion) -> dict[str, Any] | None:
+    """A sample's fields as validated field by field, or None when it gave nothing."""
+    if completion.finish_reason != "stop":
+        return None
+    try:
+        obj = json.loads(extract_json(split_reasoning(completion.text)[0]))
+    except ValueError:
+        return None
+    return schema.salvage(obj)[0] if isinstance(obj, dict) else None
+
+
+def _final_items(
+    source: DataSource, store: RunStore, check: QualityCheck
+) -> Iterator[dict[str, Any]]:
     with store.reader() as read:
         for row in source:
             rec = read(row.index)
             if rec is None:  # cannot happen after a complete pass; never write a silent gap
                 raise InternalError(f"row {row.index} has no record; re-run to complete it")
-            yield {**row.columns, **rec["fields"], "status": rec["status"], "error": rec["error"]}
+            check.add(rec)
+            yield prediction_item(row.columns, rec)
 
 
 __all__ = ["Progress", "RunCancelled", "RunSummary", "run_task", "run_once", "asdict"]

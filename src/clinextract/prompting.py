@@ -29,7 +29,13 @@ class PromptBuilder:
             description=description.strip(), schema=schema.describe()
         )
         self.hash = stable_hash(
-            [self.system, template("user"), template("repair"), COMPLETION_FORMAT]
+            [
+                self.system,
+                template("user"),
+                template("repair"),
+                template("repair_fields"),
+                COMPLETION_FORMAT,
+            ]
         )
 
     def messages(self, text: str, examples: Sequence[Example] = ()) -> list[Message]:
@@ -51,4 +57,21 @@ class PromptBuilder:
             *messages,
             {"role": "assistant", "content": bad_output},
             {"role": "user", "content": template("repair").format(error=error)},
+        ]
+
+    @staticmethod
+    def repair_fields(
+        messages: list[Message],
+        bad_output: str,
+        field_errors: dict[str, str],
+        names: Sequence[str],
+    ) -> list[Message]:
+        """The same conversation, plus the answer and a request for the failed fields
+        alone (the rest of the answer was valid and is kept)."""
+        problems = "; ".join(f"{path}: {why}" for path, why in field_errors.items())
+        ask = template("repair_fields").format(errors=problems, fields=", ".join(names))
+        return [
+            *messages,
+            {"role": "assistant", "content": bad_output},
+            {"role": "user", "content": ask},
         ]

@@ -18,6 +18,7 @@ import copy
 import importlib.util
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,12 +30,22 @@ from .data import read_json_object
 from .errors import ConfigError
 from .schema_models import model_from_json_schema
 from .settings import stable_hash
+from .values import leaves, runaways, salvage, set_path
 
-# Grammar-only bounds for fields the user left unbounded.
+# Grammar-only bounds for fields the user left unbounded. A number the user did not bound
+# gets at most GRAMMAR_MAX_DIGITS digits before the decimal point: a small model that
+# loops on digits ("1000000…") stops after a few tokens, and a value that uses every
+# digit the grammar allows is a run-away, not data (values.runaways). Give the field a
+# `maximum` (`le=`) for larger values.
 GRAMMAR_MAX_STRING = 300
 GRAMMAR_MAX_ITEMS = 20
-GRAMMAR_NUMBER_BOUND = 1_000_000_000
-LOOP_REPEATS = 3  # the same list item this many times in a row is a loop, not an answer
+GRAMMAR_MAX_DIGITS = 6
+GRAMMAR_NUMBER_BOUND = 10**GRAMMAR_MAX_DIGITS - 1
+GRAMMAR_LIMITS = {
+    "max_string": GRAMMAR_MAX_STRING,
+    "max_items": GRAMMAR_MAX_ITEMS,
+    "max_digits": GRAMMAR_MAX_DIGITS,
+}
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
 _LEGACY_TYPES = {
@@ -103,6 +114,14 @@ class OutputSchema:
         constrained["x-guidance"] = dict(COMPACT_JSON)
         return constrained
 
+    def grammar_subset(self, names: Sequence[str]) -> dict[str, Any]:
+        """The grammar schema for an answer with only these top-level fields (a targeted
+        repair asks for the failed fields alone)."""
+        subset = copy.deepcopy(self.grammar_schema)
+        subset["properties"] = {n: subset["properties"][n] for n in names}
+        subset["required"] = list(names)
+        return subset
+
     def describe(self) -> str:
         """The schema as the model reads it: names, types, allowed values, descriptions."""
         return "\n".join(_describe_object(self.json_schema, indent=0))
@@ -120,10 +139,28 @@ class OutputSchema:
         obj = self.model.model_validate_json(text)
         return obj.model_dump(mode="json", by_alias=True)
 
+    def runaways(self, fields: dict[str, Any]) -> dict[str, str]:
+        """Values that reached a bound the grammar added (not the user's schema): a model
+        that looped or ran away, not an answer. {path: reason}."""
+        return runaways(self.json_schema, fields, GRAMMAR_LIMITS)
+
     def runaway(self, fields: dict[str, Any]) -> str | None:
-        """A value that reached a bound the grammar added (not the user's schema) is a
-        model that looped or ran away, not an answer: say where, or None."""
-        return _runaway(self.json_schema, fields, "")
+        """The first run-away as "path: reason", or None."""
+        found = self.runaways(fields)
+        return next((f"{p}: {r}" for p, r in found.items()), None)
+
+    def salvage(self, answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """(fields, field_errors): every field valid on its own is kept; invalid and
+        run-away values are null, with their reason by path (values.salvage)."""
+        fields, errors = salvage(self.model, answer)
+        for path, why in self.runaways(fields).items():
+            set_path(fields, path, None)
+            errors[path] = why
+        return fields, errors
+
+    def leaves(self, fields: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+        """(path, value, schema node) for every leaf value of a record's fields."""
+        return list(leaves(self.json_schema, fields))
 
     def null_fields(self) -> dict[str, None]:
         return dict.fromkeys(self.field_names)
@@ -273,37 +310,6 @@ def _constrain(node: dict[str, Any]) -> dict[str, Any]:
             node["maximum"] = GRAMMAR_NUMBER_BOUND
     node.pop("default", None)
     return node
-
-
-def _runaway(node: dict[str, Any], value: Any, path: str) -> str | None:
-    where = path or "answer"
-    if isinstance(value, dict):
-        props = _object_of(node) or {}
-        for key, sub in props.get("properties", {}).items():
-            found = _runaway(sub, value.get(key), f"{path}.{key}" if path else key)
-            if found:
-                return found
-    elif isinstance(value, list):
-        arr = next((n for n in [node, *node.get("anyOf", [])] if n.get("type") == "array"), {})
-        if "maxItems" not in arr and len(value) >= GRAMMAR_MAX_ITEMS:
-            return f"{where}: the list ran to {len(value)} items (the model looped)"
-        for n in range(len(value) - LOOP_REPEATS + 1):
-            if all(v == value[n] for v in value[n + 1 : n + LOOP_REPEATS]):
-                return (
-                    f"{where}: {json.dumps(value[n], ensure_ascii=False)} repeated "
-                    f"{LOOP_REPEATS} times in a row (the model looped)"
-                )
-        for n, item in enumerate(value):
-            found = _runaway(arr.get("items", {}), item, f"{where}[{n}]")
-            if found:
-                return found
-    elif isinstance(value, str) and len(value) >= GRAMMAR_MAX_STRING:
-        if "maxLength" not in node and not any("maxLength" in v for v in node.get("anyOf", [])):
-            return f"{where}: the text ran to {len(value)} characters (the model looped)"
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        if abs(value) >= GRAMMAR_NUMBER_BOUND:
-            return f"{where}: {value} is a run-away number"
-    return None
 
 
 def _type_words(node: dict[str, Any]) -> str:

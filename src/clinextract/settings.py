@@ -212,6 +212,30 @@ class Settings(BaseModel):
         json_schema_extra=_flags("--log-text"),
     )
 
+    # --- grounding: evidence, confidence, review --------------------------------------
+    evidence: Literal["on", "off"] = Field(
+        "on",
+        description="Evidence spans, a confidence per value and needs_review in every "
+        "record (off: the values alone).",
+        json_schema_extra=_flags("--evidence"),
+    )
+    samples: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Confidence from the agreement of N answers sampled at temperature "
+        "0.7 instead of the answer's token probabilities (for engines that give none; N "
+        "more requests per row).",
+        json_schema_extra=_flags("--samples"),
+    )
+    review_below: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="needs_review when a value's confidence is below this.",
+        json_schema_extra=_flags("--review-below"),
+    )
+
     @field_validator("base_url", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
@@ -246,6 +270,9 @@ class Settings(BaseModel):
             "reasoning",
             "reasoning_tokens",
             "translate",
+            "evidence",
+            "samples",
+            "review_below",
         )
         return {k: getattr(self, k) for k in keys}
 

@@ -1,10 +1,17 @@
-"""Parse → validate → repair or retry → an honest outcome.
+"""Parse → validate field by field → repair what failed, or retry → an honest outcome.
 
-`next_step` is the whole policy in one function. After each answer it either accepts
-the validated fields, asks once more (a larger budget when the answer was cut at the
-token limit; a repair that quotes the validation error when it was invalid), or gives
-up: every schema field null, `status: "failure"`, the reason in `error` and the raw
-answer kept. Nothing is ever filled in that the model did not validly say.
+`next_step` is the whole policy in one function. After each answer it either accepts it,
+asks once more, or settles the row:
+
+  * cut at the token limit: once more with twice the budget;
+  * not a JSON object (or invalid as a whole): one repair that quotes the error;
+  * some fields invalid (a run-away number, a bound, a type): every valid field is kept
+    and one *targeted* repair asks for the failed fields alone, under a grammar for
+    those fields only (a few output tokens instead of a whole answer);
+  * then the row settles: `success` (every field valid), `partial` (the valid fields,
+    the others null with their reason in `field_errors`), or `failure` (nothing usable:
+    no answer, an engine error, an invalid answer after its repair). The raw answer is
+    kept. Nothing is ever filled in that the model did not validly say.
 """
 
 from __future__ import annotations
@@ -16,12 +23,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .engines.base import Completion, Request
+from .engines.base import Completion, Request, TokenLogprob
 from .prompting import PromptBuilder
 from .schema import OutputSchema
+from .values import top_field
 
-SUCCESS, FAILURE = "success", "failure"
+SUCCESS, PARTIAL, FAILURE = "success", "partial", "failure"
+STATUSES = (SUCCESS, PARTIAL, FAILURE)
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class AnswerPart:
+    """An accepted answer (or a targeted repair's answer) and the fields it gave, kept so
+    that confidence can be read from the very tokens that produced each value."""
+
+    text: str  # the JSON object as the model wrote it
+    fields: tuple[str, ...]  # the top-level fields this answer supplied
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass
@@ -34,6 +53,8 @@ class Outcome:
     # [[token, logprob, {alternative: logprob}], ...] of the accepted answer, when asked for
     logprobs: list[list[Any]] | None = None
     transient: bool = False  # failed for a passing reason: retried when the run resumes
+    field_errors: dict[str, str] = field(default_factory=dict)  # path → why it is null
+    parts: list[AnswerPart] = field(default_factory=list)
 
 
 @dataclass
@@ -41,6 +62,7 @@ class RowAttempts:
     """What has been tried for one row so far."""
 
     request: Request  # the last request sent
+    first: Request = field(init=False)  # the row's own request, before any follow-up
     length_retried: bool = False
     repaired: bool = False
     count: int = 1
@@ -48,6 +70,13 @@ class RowAttempts:
     completion_tokens: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    # after a first answer with invalid fields: what it validly gave, while the targeted
+    # repair for the other fields is under way
+    kept: Outcome | None = None
+    repair_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.first = self.request
 
 
 def next_step(
@@ -64,6 +93,9 @@ def next_step(
         return new_request
 
     def fail(reason: str) -> Outcome:
+        if attempts.kept is not None:  # the targeted repair failed: keep the first answer
+            kept = replace(attempts.kept, transient=completion.transient)
+            return settle(kept, f"repair: {reason}")
         return Outcome(
             FAILURE,
             schema.null_fields(),
@@ -86,19 +118,94 @@ def next_step(
     answer, thinking = split_reasoning(completion.text)
     reasoning = completion.reasoning or thinking
     try:
-        fields = schema.validate_json(extract_json(answer))
-        if problem := schema.runaway(fields):
-            raise ValueError(problem)
-    except (ValidationError, ValueError) as exc:
+        obj = json.loads(extract_json(answer))
+        if not isinstance(obj, dict):
+            raise ValueError(f"the answer is a JSON {type(obj).__name__}, not an object")
+    except ValueError as exc:
         reason = short_error(exc)
         attempts.errors.append(reason)
         if not attempts.repaired:
             attempts.repaired = True
-            return retry(
-                replace(request, messages=PromptBuilder.repair(request.messages, answer, reason))
-            )
+            messages = PromptBuilder.repair(request.messages, answer, reason)
+            return retry(replace(request, messages=messages))
         return fail(f"invalid answer after repair: {reason}")
-    return Outcome(SUCCESS, fields, None, completion.text, reasoning, compact_logprobs(completion))
+
+    if attempts.kept is not None:  # the targeted repair's answer
+        return settle(merge_repair(schema, attempts, obj, answer, completion))
+
+    part = AnswerPart(answer, schema.field_names, completion.logprobs)
+    fields, field_errors = schema.salvage(obj)
+    if not field_errors:
+        try:  # the whole model too (a validator across fields)
+            fields = schema.validate_json(json.dumps(obj))
+        except ValidationError as exc:
+            field_errors = {"answer": short_error(exc)}
+    first = Outcome(
+        SUCCESS,
+        fields,
+        None,
+        completion.text,
+        reasoning,
+        compact_logprobs(completion),
+        field_errors=field_errors,
+        parts=[part],
+    )
+    if not field_errors:
+        return first
+    attempts.errors.append(summary(field_errors))
+    failed = tuple(dict.fromkeys(top_field(p) for p in field_errors if p != "answer"))
+    if attempts.repaired:  # one repair per row: this was it
+        return settle(first, "after a repair")
+    attempts.repaired = True
+    if not failed or len(failed) == len(schema.field_names):  # nothing usable: whole repair
+        messages = PromptBuilder.repair(request.messages, answer, summary(field_errors))
+        return retry(replace(request, messages=messages))
+    attempts.kept, attempts.repair_fields = first, failed
+    messages = PromptBuilder.repair_fields(request.messages, answer, field_errors, failed)
+    return retry(replace(request, messages=messages, schema=schema.grammar_subset(failed)))
+
+
+def merge_repair(
+    schema: OutputSchema,
+    attempts: RowAttempts,
+    obj: dict[str, Any],
+    answer: str,
+    completion: Completion,
+) -> Outcome:
+    """The first answer's valid fields plus the repaired ones that are now valid."""
+    kept = attempts.kept
+    assert kept is not None
+    asked = attempts.repair_fields
+    fields, errors = schema.salvage({**kept.fields, **{k: obj.get(k) for k in asked}})
+    remaining = {p: r for p, r in kept.field_errors.items() if top_field(p) not in asked}
+    for path, why in errors.items():  # only the asked fields can fail here
+        again = kept.field_errors.get(path) == why
+        remaining[path] = why + (" (again after a targeted repair)" if again else "")
+    fixed = tuple(n for n in asked if not any(top_field(p) == n for p in errors))
+    parts = [*kept.parts, AnswerPart(answer, fixed, completion.logprobs)] if fixed else kept.parts
+    raw = f"{kept.raw_output}\n{completion.text}"
+    return replace(kept, fields=fields, field_errors=remaining, parts=parts, raw_output=raw)
+
+
+def settle(outcome: Outcome, note: str | None = None) -> Outcome:
+    """success when nothing failed; partial when some fields are valid (the others null
+    with their reasons); failure when no field is."""
+    errors = outcome.field_errors
+    if not errors:
+        return replace(outcome, status=SUCCESS, error=None)
+    failed = {top_field(p) for p in errors}
+    status = FAILURE if "answer" in failed or failed >= set(outcome.fields) else PARTIAL
+    error = summary(errors) + (f"; {note}" if note else "")
+    return replace(outcome, status=status, error=error)
+
+
+def summary(field_errors: dict[str, str], limit: int = 300) -> str:
+    """One line: which fields failed and why."""
+    n = len(field_errors)
+    text = f"{n} field{'s' if n > 1 else ''} not valid: " + "; ".join(
+        f"{path} ({why})" for path, why in field_errors.items()
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def compact_logprobs(completion: Completion) -> list[list[Any]] | None:

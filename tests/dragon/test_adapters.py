@@ -258,3 +258,17 @@ def test_multi_ner_grouped_schema_numbers_and_types(tmp_path):
     tags = a.predict(ok(fields), job.test[0])
     assert tags[2] == ["B-2-size"] and tags[5] == ["B-1-kind"] and tags[0] == ["O"]
     assert len(tags) == 8
+
+
+def test_a_partial_record_keeps_its_valid_labels_and_falls_back_for_the_failed_ones(tmp_path):
+    train = [("a", ["x", "p"]), ("b", ["x", "q"]), ("c", ["y", "q"]), ("d", ["x", "q"])]
+    job, a = make_job(tmp_path, "multi_label_multi_class_classification_target", train)
+    first, second = a.fields
+    partial = {
+        "status": "partial",
+        "fields": {first: "y", second: None},
+        "field_errors": {second: "not one of the allowed values"},
+        "raw_output": "{}",
+    }
+    assert a.predict(partial, job.test[0]) == ["y", a.majority[1]]
+    assert a.predict(FAILED, job.test[0]) == list(a.majority)

@@ -34,7 +34,10 @@ def _field_names(wanted: tuple[str, ...], n: int) -> list[str]:
 
 
 def _ok(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    if record and record.get("status") == "success" and record.get("fields"):
+    """The fields of a record that has values. A partial record's failed fields are null:
+    the adapters treat each of them as they treat a failed row (the prior, the majority,
+    the median), and use the fields that are valid."""
+    if record and record.get("status") in ("success", "partial") and record.get("fields"):
         return record["fields"]
     return None
 

@@ -79,7 +79,10 @@ class MultiBinary(Adapter):
         if fields is None:
             return None
         probs = bool_probabilities(record.get("raw_output") or "", record.get("logprobs"))
-        return [probs.get(f, float(fields[f])) for f in self.fields]
+        return [
+            probs.get(f, prior if fields[f] is None else float(fields[f]))
+            for f, prior in zip(self.fields, self.priors, strict=True)
+        ]
 
     def predict(self, record: Record, case: Case) -> Any:
         """The model's P(true) per label, combined with that label's training rate.
@@ -94,8 +97,11 @@ class MultiBinary(Adapter):
         return [_combine(prior, p) for prior, p in zip(self.priors, model, strict=True)]
 
     def variants(self, record: Record, case: Case) -> dict[str, Any]:
-        fields = _ok(record)
-        hard = list(self.priors) if fields is None else [float(fields[f]) for f in self.fields]
+        fields = _ok(record) or {}
+        hard = [
+            prior if fields.get(f) is None else float(fields[f])
+            for f, prior in zip(self.fields, self.priors, strict=True)
+        ]
         return {"hard": hard, "model_only": self.model_probabilities(record) or self.priors}
 
 
@@ -142,8 +148,11 @@ class MultiMultiClass(Adapter):
         return dict(zip(self.fields, case[self.job.label_name], strict=False))
 
     def predict(self, record: Record, case: Case) -> Any:
-        fields = _ok(record)
-        return list(self.majority) if fields is None else [fields[f] for f in self.fields]
+        fields = _ok(record) or {}
+        return [
+            majority if fields.get(f) is None else fields[f]
+            for f, majority in zip(self.fields, self.majority, strict=True)
+        ]
 
 
 # --- regression -------------------------------------------------------------------------

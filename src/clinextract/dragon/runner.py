@@ -61,6 +61,8 @@ def run_job(
     say: Callable[[str], None] = lambda message: None,
 ) -> JobResult:
     """Run one job; writes `<output>/<job>/nlp-predictions-dataset.json`."""
+    # DRAGON scores labels, and its reports may be cut to fit: no evidence spans here
+    settings = settings.model_copy(update={"evidence": "off"})
     count = count or TokenCounter(engine)
     instruction = instruction_for(job.task_name, job.label_name)
     adapter = make_adapter(job, instruction)

@@ -35,6 +35,7 @@ class TokenLogprob:
     token: str
     logprob: float
     top: dict[str, float] = field(default_factory=dict)  # alternatives before the grammar
+    forced: bool = False  # text the grammar forced (fast-forwarded), not a model choice
 
 
 @dataclass

@@ -147,7 +147,7 @@ class OpenAIEngine(ServerEngine):
         }
         if request.seed is not None:
             body["seed"] = request.seed
-        if request.top_logprobs:
+        if request.top_logprobs and server.info.get("logprobs", True):
             body["logprobs"] = True
             body["top_logprobs"] = request.top_logprobs
         if request.schema is not None:
@@ -170,8 +170,12 @@ class OpenAIEngine(ServerEngine):
         return join_url(server.url, "chat/completions"), body
 
     def rejected(self, request: Request, server: Server, response: httpx.Response) -> bool:
-        """vLLM before `response_format` json_schema: fall back to its `guided_json`."""
+        """A server without log-probabilities: ask without them (no confidence then).
+        vLLM before `response_format` json_schema: fall back to its `guided_json`."""
         message = error_text(response).lower()
+        if request.top_logprobs and server.info.get("logprobs", True) and "logprob" in message:
+            server.info["logprobs"] = False
+            return True
         if (
             server.kind == "vllm"
             and server.info.get("structured") == "response_format"

@@ -37,6 +37,7 @@ class Snapshot:
     total: int = 0
     done: int = 0
     successes: int = 0
+    partials: int = 0
     failures: int = 0
     reused: int = 0
     docs_per_s: float = 0.0
@@ -78,6 +79,7 @@ def counts_of(run: Progress | RunSummary) -> dict[str, Any]:
         "total": total,
         "done": done,
         "successes": run.successes,
+        "partials": run.partials,
         "failures": run.failures,
         "reused": run.reused,
         "docs_per_s": run.docs_per_s,
