@@ -10,7 +10,7 @@ from collections import Counter
 
 import httpx
 
-from clinextract.pipeline import text_sha
+from clinextract.records import text_sha
 from clinextract.service.keys import add_key
 from tests.service.helpers import TASK, ServiceProcess, bearer, write_tasks
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from clinextract.pipeline import text_sha
+from clinextract.records import text_sha
 from tests.paths import EXAMPLES
 from tests.service.helpers import ServiceProcess, ndjson, wait_for_job, write_keys
 
