@@ -49,6 +49,7 @@ def test_real_model_sync_and_a_job_through_kill_9(tmp_path):
             assert set(record["fields"]) == FIELDS
             assert record["status"] in ("success", "partial", "failure")
             assert record["prompt_tokens"] > 0
+            assert isinstance(record["evidence"], dict) and isinstance(record["confidence"], dict)
 
         job = client.post(
             "/v1/jobs", params={"task": TASK}, content=upload.read_bytes(),

@@ -78,9 +78,13 @@ def test_sync_extract_returns_the_pipelines_records_in_order(keyed, tmp_path):
     assert [x["row"] for x in records] == list(range(8))
     for got, want in zip(records, [expected[n] for n in range(8)], strict=True):
         assert "config" not in got
-        for key in ("id", "text_sha", "status", "error", "fields", "raw_output"):
-            assert got[key] == want[key], key
+        for key in ("id", "text_sha", "status", "error", "fields", "raw_output", "field_errors",
+                    "confidence", "evidence", "needs_review"):  # fmt: skip
+            assert got.get(key) == want.get(key), key
     assert [x["fields"]["woord"] for x in records] == [f"woord{n}" for n in range(8)]
+    for record, text in zip(records, texts, strict=True):  # spans into the text as sent
+        [span] = record["evidence"]["woord"]
+        assert span["match"] == "exact" and text[span["start"] : span["end"]] == span["text"]
 
 
 def test_sync_records_carry_their_ids_and_the_tasks_text_column(keyed):
