@@ -279,3 +279,45 @@ def test_an_unexpected_error_is_a_500_without_its_text_in_the_answer_or_the_log(
     log = service.log.read_text()
     assert "internal error RuntimeError on /v1/extract" in log
     assert SECRET not in log
+
+
+def test_a_multipart_upload_streams_into_a_job(keyed, tmp_path):
+    service, keys = keyed
+    csv_path = write_csv(tmp_path / "reports.csv", [f"vorm{n} tekst" for n in range(4)])
+    listed = tmp_path / "reports.json"
+    listed.write_text(json.dumps([{"uid": "j1", "verslag": "json1 x"}]))
+    with service.client(keys["all"]) as client:
+        r = client.post(
+            "/v1/jobs",
+            files={"file": ("reports.csv", csv_path.read_bytes(), "text/csv")},
+            data={"task": TASK, "options": json.dumps({"seed": 3}), "max_tokens": "64"},
+        )
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert wait_for_job(client, job["job_id"])["state"] == "complete"
+        records = ndjson(client.get(job["records_url"]))
+        assert [x["fields"]["woord"] for x in records] == [f"vorm{n}" for n in range(4)]
+        stored = json.loads((service.root / "jobs" / job["job_id"] / "job.json").read_text())
+        assert stored["options"] == {"seed": 3, "max_tokens": 64}
+        as_json = client.post("/v1/jobs", params={"task": TASK},
+                              files={"file": ("x.json", listed.read_bytes())})  # fmt: skip
+        assert as_json.status_code == 202, as_json.text
+        job = as_json.json()
+        assert wait_for_job(client, job["job_id"])["state"] == "complete"
+        assert [x["id"] for x in ndjson(client.get(job["records_url"]))] == ["j1"]
+        bad = [
+            dict(data={"task": TASK}, files={"other": ("a.txt", b"x")}),  # not a data file
+            dict(data={"task": TASK}, files=[("f", ("a.csv", b"uid,verslag\n1,a\n")),
+                                             ("g", ("b.csv", b"uid,verslag\n1,a\n"))]),
+            dict(files={"file": ("a.csv", b"uid,verslag\n1,a\n")}),  # no task
+            dict(data={"task": TASK, "num_examples": "lots"},
+                 files={"file": ("a.csv", b"uid,verslag\n1,a\n")}),
+            dict(content=b"--xx\r\nnonsense", headers={"content-type": "multipart/form-data"}),
+            dict(content=b"--xx\r\nnonsense",
+                 headers={"content-type": "multipart/form-data; boundary=xx"}),
+        ]  # fmt: skip
+        for request in bad:
+            r = client.post("/v1/jobs", **request)
+            assert r.status_code == 422, (request, r.text)
+    leftovers = [p for p in (service.root / "jobs").iterdir() if p.name.startswith(".incoming")]
+    assert leftovers == []

@@ -37,19 +37,12 @@ from ..version import __version__
 from .catalog import TaskCatalog
 from .config import ServiceConfig
 from .http import BearerAuth, install_error_handlers, invalid, principal_of
-from .jobs import FINISHED, FORMATS, JOB_ID, Job, JobManager
+from .jobs import FINISHED, JOB_ID, Job, JobManager
 from .keys import KeyRing, Principal
 from .limits import BodyLimit, KeyGate, TooBusy
 from .runs import TEXT, RunOptions, Scratch, columns_for, extract_rows
+from .uploads import FORMATS, MULTIPART, UPLOAD_TYPES, receive
 
-UPLOAD_TYPES = {  # Content-Type of a raw upload → its format
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-    "application/x-ndjson": "jsonl",
-    "application/ndjson": "jsonl",
-    "application/jsonl": "jsonl",
-    "application/x-jsonlines": "jsonl",
-}
 _json_list = TypeAdapter(list[Any])
 JOB_RETRY_AFTER = 30  # seconds: a job takes minutes, not milliseconds
 
@@ -211,7 +204,7 @@ def create_app(service: Service) -> FastAPI:
     )
     async def create_job(
         request: Request,
-        task: str | None = Query(None, max_length=200, description="Raw uploads: the task."),
+        task: str | None = Query(None, max_length=200, description="Uploads: the task."),
         input_field: str | None = Query(None, max_length=200),
         id_field: str | None = Query(None, max_length=200),
         num_examples: int | None = Query(None),
@@ -219,42 +212,42 @@ def create_app(service: Service) -> FastAPI:
         temperature: float | None = Query(None),
         seed: int | None = Query(None),
     ) -> dict[str, Any]:
-        """A job over a CSV/TSV/JSONL upload (the body itself, with the task and options
-        as query parameters) or a JSON body like /v1/extract's. Answers `job_id` at once."""
+        """A job over an uploaded CSV/TSV/JSONL/JSON file (the body itself, or the `file`
+        part of a multipart form; the task and options as query parameters or form fields)
+        or a JSON body like /v1/extract's. Answers `job_id` at once."""
         principal = principal_of(request)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = request.headers.get("content-type", "")
+        kind = content_type.split(";")[0].strip().lower()
+        query = {"task": task, "input_field": input_field, "id_field": id_field,
+                 "num_examples": num_examples, "max_tokens": max_tokens,
+                 "temperature": temperature, "seed": seed}  # fmt: skip
         if kind == "application/json":
-            raw = await request.body()
-            if raw.lstrip()[:1] == b"[":  # a JSON list of records; the rest in the query
-                listed = {"task": task, "input_field": input_field, "id_field": id_field}
-                body = _parse(Rows, raw, into="records", **listed)
-                body.options = _parse_options(num_examples, max_tokens, temperature, seed)
-            else:
-                body = _parse(Rows, raw)
+            body = _json_job(await request.body(), query)
             job_task = service.task_for(principal, body.task)
-            options = body.options
-        elif kind in UPLOAD_TYPES:
-            if task is None:
-                raise invalid(("query", "task"), "a raw upload needs ?task=NAME")
-            job_task = service.task_for(principal, task)
-            options = _parse_options(num_examples, max_tokens, temperature, seed)
-        else:
+        elif kind in UPLOAD_TYPES and task is None:
+            raise invalid(("query", "task"), "an upload needs ?task=NAME")
+        elif kind not in UPLOAD_TYPES and kind != MULTIPART:
             raise HTTPException(415, f"Content-Type {kind or 'none'}: use application/json, "
-                                + ", ".join(UPLOAD_TYPES))  # fmt: skip
+                                f"{MULTIPART}, " + ", ".join(UPLOAD_TYPES))  # fmt: skip
+        elif task is not None:  # refused before the upload is read
+            service.task_for(principal, task)
         if service.jobs.unfinished(principal.name) >= config.key_jobs:
             raise TooBusy(f"this key has {config.key_jobs} unfinished jobs", JOB_RETRY_AFTER)
         job_id, folder = service.jobs.incoming()
         try:
             if kind == "application/json":
-                rows, input_field, id_field = body.rows(job_task)
-                name = "input" + FORMATS["jsonl"]
+                rows, chosen_input, chosen_id = body.rows(job_task)
+                name, options = "input" + FORMATS["jsonl"], body.options
                 with open(folder / name, "w", encoding="utf-8") as fh:
                     fh.writelines(dumps(row) + "\n" for row in rows)
             else:
-                name = "input" + FORMATS[UPLOAD_TYPES[kind]]
-                with open(folder / name, "wb") as fh:
-                    async for chunk in request.stream():
-                        fh.write(chunk)
+                upload = await receive(request.stream(), content_type, folder)
+                given = {**{k: v for k, v in query.items() if v is not None}, **upload.fields}
+                if not given.get("task"):
+                    raise invalid(("task",), "an upload needs a task (?task= or a form field)")
+                job_task = service.task_for(principal, given["task"])
+                name, options = upload.input_name, _parse_options(given)
+                chosen_input, chosen_id = given.get("input_field"), given.get("id_field")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -266,8 +259,8 @@ def create_app(service: Service) -> FastAPI:
             principal.name,
             job_task,
             options,
-            input_field,
-            id_field,
+            chosen_input,
+            chosen_id,
         )
         return _job_links(service.jobs.status(job))
 
@@ -330,12 +323,26 @@ def _parse(model: type[BaseModel], raw: bytes, into: str | None = None, **fields
         raise _as_invalid(exc, "body") from None
 
 
-def _parse_options(*values: Any) -> RunOptions:
-    names = ("num_examples", "max_tokens", "temperature", "seed")
+def _parse_options(given: dict[str, Any]) -> RunOptions:
+    """Options from query parameters or form fields (other keys are not options)."""
+    chosen = {k: v for k, v in given.items() if k in RunOptions.model_fields and v is not None}
+    if "options" in given:  # a form may carry them as one JSON object
+        chosen = {**_parse(RunOptions, str(given["options"]).encode()).model_dump(), **chosen}
     try:
-        return RunOptions(**{k: v for k, v in zip(names, values, strict=True) if v is not None})
+        return RunOptions(**{k: v for k, v in chosen.items() if v is not None})
     except ValidationError as exc:
         raise _as_invalid(exc, "query") from None
+
+
+def _json_job(raw: bytes, query: dict[str, Any]) -> Rows:
+    """A JSON job body: an object like /v1/extract's, or a plain list of records with the
+    task and options in the query."""
+    if raw.lstrip()[:1] != b"[":
+        return _parse(Rows, raw)
+    listed = {k: query[k] for k in ("task", "input_field", "id_field")}
+    body = _parse(Rows, raw, into="records", **listed)
+    body.options = _parse_options(query)
+    return body
 
 
 def _as_invalid(exc: ValidationError, where: str) -> RequestValidationError:
@@ -375,5 +382,16 @@ def _job_body_doc() -> dict[str, Any]:
             "text/csv": upload,
             "text/tab-separated-values": upload,
             "application/x-ndjson": upload,
+            MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "task": {"type": "string"},
+                        "options": {"type": "string", "description": "JSON, like /v1/extract's"},
+                    },
+                    "required": ["file"],
+                }
+            },
         },
     }

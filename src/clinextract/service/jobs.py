@@ -45,7 +45,6 @@ LOCK = ".lock"
 RUN_NAME = "run"
 INCOMING = ".incoming-"
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
-FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
 QUEUED, RUNNING, COMPLETE = "queued", "running", "complete"
 FAILED, CANCELLED = "failed", "cancelled"
 FINISHED = (COMPLETE, FAILED, CANCELLED)
