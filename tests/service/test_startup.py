@@ -12,9 +12,11 @@ from tests.paths import ROOT
 from tests.service.helpers import write_keys, write_tasks
 
 
-def start(*args, env=None) -> subprocess.CompletedProcess:
+def start(tmp_path, *args, env=None) -> subprocess.CompletedProcess:
+    """The fake-engine service with `args` (its jobs under tmp_path unless they say)."""
+    jobs = () if "--jobs-dir" in args else ("--jobs-dir", str(tmp_path / "jobs"))
     return subprocess.run(
-        [sys.executable, "-m", "tests.service.fake_service", *args],
+        [sys.executable, "-m", "tests.service.fake_service", *args, *jobs],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -29,7 +31,7 @@ def one_error_line(proc) -> str:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "myhost.example"])
 def test_listening_beyond_loopback_without_keys_is_refused(tmp_path, host):
     tasks = write_tasks(tmp_path)
-    line = one_error_line(start("--task-dir", str(tasks), "--host", host))
+    line = one_error_line(start(tmp_path, "--task-dir", str(tasks), "--host", host))
     assert f"--host {host}" in line and "--api-keys" in line
 
 
@@ -38,21 +40,23 @@ def test_bad_keys_file_task_folder_and_busy_port_are_one_line(tmp_path):
     keys, _ = write_keys(tmp_path)
     (tmp_path / "broken.json").write_text("{")
     assert "keys file not found" in one_error_line(
-        start("--task-dir", str(tasks), "--api-keys", str(tmp_path / "none.json"))
+        start(tmp_path, "--task-dir", str(tasks), "--api-keys", str(tmp_path / "none.json"))
     )
     assert "not a keys file" in one_error_line(
-        start("--task-dir", str(tasks), "--api-keys", str(tmp_path / "broken.json"))
+        start(tmp_path, "--task-dir", str(tasks), "--api-keys", str(tmp_path / "broken.json"))
     )
-    assert "task folder not found" in one_error_line(start("--task-dir", str(tmp_path / "no")))
+    assert "task folder not found" in one_error_line(
+        start(tmp_path, "--task-dir", str(tmp_path / "no"))
+    )
     (tasks / "Task009_bad.json").write_text('{"Description": "x"}')
-    assert "Task009_bad.json" in one_error_line(start("--task-dir", str(tasks)))
+    assert "Task009_bad.json" in one_error_line(start(tmp_path, "--task-dir", str(tasks)))
     (tasks / "Task009_bad.json").unlink()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         line = one_error_line(
-            start("--task-dir", str(tasks), "--api-keys", str(keys), "--port", str(port))
+            start(tmp_path, "--task-dir", str(tasks), "--api-keys", str(keys), "--port", str(port))
         )
     assert f"cannot listen on 127.0.0.1:{port}" in line
 
@@ -90,7 +94,7 @@ def test_a_second_service_on_the_same_jobs_folder_is_refused(tmp_path):
     tasks = write_tasks(tmp_path)
     jobs = tmp_path / "jobs"
     with ServiceProcess(tmp_path, "--task-dir", str(tasks), "--jobs-dir", str(jobs)) as first:
-        line = one_error_line(start("--task-dir", str(tasks), "--jobs-dir", str(jobs)))
+        line = one_error_line(start(tmp_path, "--task-dir", str(tasks), "--jobs-dir", str(jobs)))
         assert f"{jobs} is in use by another service (pid {first.proc.pid})" in line
     with ServiceProcess(tmp_path, "--task-dir", str(tasks), "--jobs-dir", str(jobs)):
         pass  # free again once the first has stopped
