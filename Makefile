@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic studio reliability
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic bench-service studio reliability service
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet,ray]'
+	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet,ray,service]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -50,6 +50,9 @@ bench-ray: $(STAMP)
 bench-examples: $(STAMP)
 	$(BIN)/python bench/examples_sweep.py
 
+bench-service: $(STAMP)
+	$(BIN)/python bench/service.py
+
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py
 
@@ -60,6 +63,9 @@ reliability: $(STAMP)
 
 studio: $(STAMP)
 	$(BIN)/clinextract studio
+
+service: $(STAMP)
+	$(BIN)/clinextract service --task-dir examples/tasks --example-dir examples/data
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

@@ -215,3 +215,23 @@ def test_temporary_files_of_a_killed_write_are_removed(tmp_path):
 def test_a_record_must_have_the_schemas_fields():
     assert is_record(rec(0), ["x"]) and not is_record(rec(0), ["x", "y"])
     assert not is_record({**rec(0), "status": "fine"}) and not is_record({**rec(0), "row": True})
+
+
+def test_record_index_points_at_each_rows_last_record(tmp_path):
+    from clinextract.store import RunFolder
+
+    store = RunStore(tmp_path, "cfg")
+    for record in (rec(1), {**rec(0, "failure"), "transient": True}, rec(0), rec(2)):
+        store.append(record)
+    store.close()
+    with (tmp_path / "records.jsonl").open("a") as fh:
+        fh.write("not a record\n")
+    folder = RunFolder(tmp_path)
+    index = folder.record_index()
+    assert sorted(index) == [0, 1, 2]
+    assert index[0].status == "success" and not index[0].transient  # the last line wins
+    got = list(folder.records_at((row, index[row]) for row in (2, 0, 1)))
+    assert [r["row"] for r in got] == [2, 0, 1] and got[1]["status"] == "success"
+    # an index from before the checkpoint was rewritten: reading stops, never a wrong row
+    stale = {0: index[2], 1: index[1]}
+    assert [r["row"] for r in folder.records_at(sorted(stale.items()))] == []

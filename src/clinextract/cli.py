@@ -36,6 +36,7 @@ LAZY_COMMANDS = {
     "serve": ("clinextract.serve:serve_cmd", None),
     "dragon": ("clinextract.dragon.cli:dragon_group", "dragon"),
     "studio": ("clinextract.studio.launch:studio_cmd", "studio"),
+    "service": ("clinextract.service.cli:service_group", "service"),
 }
 
 

@@ -8,16 +8,17 @@ Used by `clinextract run` (cli.py) and by the commands that live in their own mo
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -26,6 +27,7 @@ from .settings import Settings
 
 err_console = Console(stderr=True)
 out_console = Console(soft_wrap=True)  # paths and summaries stay on one line
+M = TypeVar("M", bound=BaseModel)
 
 
 # --- options generated from Settings ----------------------------------------------------
@@ -68,14 +70,18 @@ def _click_type(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def settings_options(exclude: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
-    """Decorator: one click option per Settings field (help and spellings from the field)."""
+def settings_options(
+    exclude: tuple[str, ...] = (), model: type[BaseModel] = Settings
+) -> Callable[[Callable], Callable]:
+    """Decorator: one click option per field of `model` (help and spellings from the
+    field; a field without `flags` is `--its-name`)."""
 
     def decorate(func: Callable) -> Callable:
-        for name, info in reversed(list(Settings.model_fields.items())):
+        for name, info in reversed(list(model.model_fields.items())):
             if name in exclude:
                 continue
-            flags = (info.json_schema_extra or {}).get("flags", [f"--{name}"])
+            default_flag = "--" + name.replace("_", "-")
+            flags = (info.json_schema_extra or {}).get("flags", [default_flag])
             ctype, multiple = _click_type(info.annotation)
             default = info.get_default(call_default_factory=True)
             shown = "" if default in (None, [], "") else f" [default: {default}]"
@@ -100,12 +106,18 @@ def settings_options(exclude: tuple[str, ...] = ()) -> Callable[[Callable], Call
 
 
 def settings_from(options: dict[str, Any], **extra: Any) -> Settings:
+    return model_from(Settings, options, **extra)
+
+
+def model_from(model: type[M], options: dict[str, Any], **extra: Any) -> M:
+    """`model` from a command's options (those it has fields for); ConfigError naming the
+    option when a value is wrong."""
     given = {
-        k: v for k, v in options.items() if k in Settings.model_fields and v is not None and v != ()
+        k: v for k, v in options.items() if k in model.model_fields and v is not None and v != ()
     }
     given.update(extra)
     try:
-        return Settings(**given)
+        return model(**given)
     except ValidationError as exc:
         err = exc.errors()[0]
         message = err["msg"].removeprefix("Value error, ")
@@ -162,3 +174,21 @@ def run_guarded(func: Callable[[], int | None]) -> None:
             soft_wrap=True,
         )
     sys.exit(code)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one), or one line (exit 2)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every small response waits ~40 ms for a delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose another address with --host/--port"
+        ) from exc
+    return sock

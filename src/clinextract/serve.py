@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import mmap
 import signal
-import socket
 import struct
 import threading
 from pathlib import Path
@@ -24,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
+from .cli_common import (
+    bind_socket,
+    err_console,
+    out_console,
+    run_guarded,
+    settings_from,
+    settings_options,
+)
 from .errors import ConfigError
 from .messages import COMPLETION_FORMAT
 from .settings import Settings, model_file
@@ -115,15 +121,7 @@ def check_port(host: str, port: int) -> None:
     """Fail with one line (exit 2) when the address cannot be listened on."""
     if port == 0:
         return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                "choose another address with --host/--port"
-            ) from exc
+    bind_socket(host, port).close()
 
 
 def start_server(

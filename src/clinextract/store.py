@@ -157,6 +157,15 @@ class RunLock:
 
 
 @dataclass(frozen=True)
+class RecordRef:
+    """Where one row's record is in the checkpoint (see `RunFolder.record_index`)."""
+
+    offset: int
+    status: str
+    transient: bool
+
+
+@dataclass(frozen=True)
 class RunFolder:
     """One run's folder: its file names and how to read them back."""
 
@@ -213,6 +222,32 @@ class RunFolder:
                 assert rec is not None
                 out[rec["row"]] = rec
         return out
+
+    def record_index(self) -> dict[int, RecordRef]:
+        """row → where its record is in the checkpoint (the last line for a row wins), its
+        status and whether it failed for a passing reason: for readers that must not hold
+        every record in memory (the service streams a job's records from it)."""
+        out: dict[int, RecordRef] = {}
+        for offset, _, rec in read_jsonl(self.records_path):
+            if is_record(rec):
+                assert rec is not None
+                out[rec["row"]] = RecordRef(offset, rec["status"], bool(rec.get("transient")))
+        return out
+
+    def records_at(self, rows: Iterable[tuple[int, RecordRef]]) -> Iterator[dict[str, Any]]:
+        """The records of (row, ref) pairs from `record_index`, in the order given. Stops
+        at a line that is no longer that row's record (the checkpoint was rewritten since
+        the index was made: read the index again)."""
+        with self.records_path.open("rb") as fh:
+            for row, ref in rows:
+                fh.seek(ref.offset)
+                try:
+                    rec = json.loads(fh.readline())
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    return
+                if not is_record(rec) or rec["row"] != row:
+                    return
+                yield rec
 
     def predictions(self) -> list[dict[str, Any]] | None:
         """The predictions file (input order), or None when the run has not written it."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.processes import ServerProcess
 
 TESTS = Path(__file__).parent
 
@@ -122,43 +121,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ServeProcess:
+class ServeProcess(ServerProcess):
     """`clinextract serve` in a subprocess; `url` once it listens."""
 
     def __init__(self, *args: str, port: int = 0, timeout: float = 120):
-        cmd = ["clinextract", "serve", "--port", str(port), *args]
-        self.proc = subprocess.Popen(
-            cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        deadline = time.monotonic() + timeout
-        self.url = ""
-        self.banner = ""
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            if found := re.search(r"serving (\S+) at (http://\S+/v1)", line):
-                self.banner, self.name, self.url = line, found.group(1), found.group(2)
-                return
-        self.stop()
-        raise RuntimeError(f"clinextract serve did not start: {self.proc.stderr.read()}")
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return -9
-
-    def __enter__(self) -> ServeProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(["clinextract", "serve", "--port", str(port), *args], env=cli_env())
+        found = self.wait_for(r"serving (\S+) at (http://\S+/v1)", timeout)
+        if found is None:
+            assert self.proc.stderr is not None
+            raise RuntimeError(f"clinextract serve did not start: {self.proc.stderr.read()}")
+        self.banner, self.name, self.url = found.string, found.group(1), found.group(2)
