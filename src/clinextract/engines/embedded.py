@@ -26,6 +26,7 @@ from ..errors import ConfigError, EngineError
 from ..prompting import Message, render_completion_prompt
 from ..settings import Settings
 from .base import Completion, Engine, Request, TokenLogprob
+from .fast_forward import FastForward
 
 
 @cache
@@ -124,6 +125,20 @@ class EmbeddedEngine(Engine):
             max_workers=settings.parallel, thread_name_prefix="clinextract-slot"
         )
         self._closed = threading.Event()
+        self._http: Any = None  # a client for /tokenize, opened when first needed
+        # not for `clinextract serve`, whose slots also answer HTTP clients
+        self._fast_forward = (
+            FastForward(
+                lambda body: self.server.handle_completions(body),  # no reference kept
+                self._tokenize,
+                parse_completion_reply,
+                self.capacity,
+                self.model_sha256,
+            )
+            if settings.fast_forward and configure is None
+            else None
+        )
+        self._params_summary["fast_forward"] = self._fast_forward is not None
 
     def describe(self) -> dict[str, Any]:
         import xllamacpp
@@ -174,6 +189,23 @@ class EmbeddedEngine(Engine):
             return
 
     def _complete(self, request: Request) -> Completion:
+        if self._fast_forward is not None and request.schema is not None:
+            prompt = render_completion_prompt(request.messages)
+            return self._fast_forward.complete(
+                request, prompt, lambda extra: self._complete_whole(request, extra)
+            )
+        return self._complete_whole(request)
+
+    def _tokenize(self, text: str) -> list[int]:
+        """The model's tokens for `text` (llama.cpp's /tokenize on the loopback server)."""
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.address, timeout=60)
+        reply = self._http.post("/tokenize", json={"content": text})
+        return reply.raise_for_status().json()["tokens"]
+
+    def _complete_whole(self, request: Request, extra: dict[str, Any] | None = None) -> Completion:
         body: dict[str, Any] = {
             "prompt": render_completion_prompt(request.messages),
             "max_tokens": request.max_tokens,
@@ -186,6 +218,7 @@ class EmbeddedEngine(Engine):
             body["grammar"] = _grammar(json.dumps(request.schema))  # key order = answer order
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
+        body.update(extra or {})
         started = time.perf_counter()
         try:
             reply = self.server.handle_completions(body)
@@ -198,6 +231,8 @@ class EmbeddedEngine(Engine):
             self._closed.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self.server = None  # the model is freed when the server object goes
+            if self._http is not None:
+                self._http.close()
             if self._slot_dir is not None:
                 self._slot_dir.cleanup()
 
