@@ -349,7 +349,10 @@ class ScriptedLlama:
 
     texts: dict[int, str] = {}
 
-    def tokenize(self, text: str) -> list[int]:
+    def tokenize(self, text: str, special: bool) -> list[int]:
+        if special:  # the prompt: one id
+            self.texts[1] = ""
+            return [1]
         ids = []
         for n in range(0, len(text), 3):  # forced text: tokens of three characters
             ids.append(len(self.texts) + 1000)
@@ -398,7 +401,7 @@ def test_only_the_chosen_tokens_are_decoded_and_the_answer_is_whole() -> None:
     assert done.text == ANSWER and done.finish_reason == "stop"
     assert done.completion_tokens == len(llama.bodies) == 5  # M, f, 7, ",", t
     assert done.forced_tokens > 0
-    assert done.prompt_tokens == 101  # the first request, without its forced text
+    assert done.prompt_tokens == 1  # the prompt's tokens, without the forced text
     assert all(b["max_tokens"] == 1 and b["cache_prompt"] for b in llama.bodies)
     assert len({b["seed"] for b in llama.bodies}) == 5  # a fresh draw per token
     BENCH.validate_json(done.text)
@@ -461,7 +464,7 @@ def test_schemas_it_does_not_model_are_decoded_whole() -> None:
 def test_an_engine_error_is_reported_not_hidden() -> None:
     ff = FastForward(
         lambda body: {"error": {"message": "boom"}},
-        lambda text: [1],
+        lambda text, special: [1],
         lambda reply, s: Completion.failed(reply["error"]["message"]),
         1,
         "test",

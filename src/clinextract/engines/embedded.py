@@ -155,6 +155,10 @@ class EmbeddedEngine(Engine):
     def model_id(self) -> str:
         return self.model_sha256
 
+    def fast_forward_stats(self) -> dict[str, int]:
+        """Answers fast-forwarded or decoded whole (and why), decoded and forced tokens."""
+        return dict(self._fast_forward.stats) if self._fast_forward is not None else {}
+
     def submit(self, request: Request) -> Future[Completion]:
         if self._closed.is_set():
             raise EngineError("the embedded engine is closed")
@@ -196,14 +200,18 @@ class EmbeddedEngine(Engine):
             )
         return self._complete_whole(request)
 
-    def _tokenize(self, text: str) -> list[int]:
-        """The model's tokens for `text` (llama.cpp's /tokenize on the loopback server)."""
+    def _tokenize(self, text: str, special: bool = False) -> list[int]:
+        """The model's tokens for `text` (llama.cpp's /tokenize on the loopback server);
+        `special` adds the start-of-text token, as a prompt gets."""
         import httpx
 
         if self._http is None:
             self._http = httpx.Client(base_url=self.address, timeout=60)
-        reply = self._http.post("/tokenize", json={"content": text})
-        return reply.raise_for_status().json()["tokens"]
+        try:
+            reply = self._http.post("/tokenize", json={"content": text, "add_special": special})
+            return reply.raise_for_status().json()["tokens"]
+        except httpx.HTTPError as exc:  # the in-process server is gone: the engine failed
+            raise EngineError(f"llama.cpp /tokenize: {exc}") from exc
 
     def _complete_whole(self, request: Request, extra: dict[str, Any] | None = None) -> Completion:
         body: dict[str, Any] = {

@@ -47,15 +47,15 @@ class _DecodeWhole(Exception):
 class FastForward:
     """The decoding loop; llama.cpp is reached through the callables the engine gives.
 
-    `send(body)` runs one /v1/completions request in-process; `tokenize(text)` gives the
-    model's tokens for a text; `failed(reply, seconds)` turns an error reply into a
-    Completion; `slots` is the number of llama.cpp slots, one per worker thread; `model`
-    identifies the tokenizer (the model file's hash)."""
+    `send(body)` runs one /v1/completions request in-process; `tokenize(text, special)`
+    gives the model's tokens for a text (with the start-of-text token when `special`);
+    `failed(reply, seconds)` turns an error reply into a Completion; `slots` is the number
+    of llama.cpp slots, one per worker thread; `model` identifies the tokenizer."""
 
     def __init__(
         self,
         send: Callable[[dict[str, Any]], Reply],
-        tokenize: Callable[[str], list[int]],
+        tokenize: Callable[[str, bool], list[int]],
         failed: Callable[[Reply, float], Completion],
         slots: int,
         model: str,
@@ -77,7 +77,7 @@ class FastForward:
     def tokens(self, text: str) -> list[int]:
         ids = self._token_cache.get(text)
         if ids is None:
-            ids = self._token_cache[text] = list(self._tokenize(text))
+            ids = self._token_cache[text] = list(self._tokenize(text, False))
         return ids
 
     def count(self, key: str) -> None:
@@ -102,14 +102,20 @@ class FastForward:
         except _DecodeWhole as reason:
             self.count(f"whole answer: {reason}")
             return whole({"id_slot": self.slot()})
-        self.count("fast-forwarded")
+        with self._stats_lock:
+            self.stats["fast-forwarded"] += 1
+            self.stats["decoded tokens"] += completion.completion_tokens
+            self.stats["forced tokens"] += completion.forced_tokens
         return completion
 
     def _decode(
         self, request: Request, prompt: str, matcher: Matcher, started: float
     ) -> Completion:
-        # llama.cpp takes text and token ids mixed, as long as one id is among them
-        pieces: list[str | int] = [prompt]
+        # The prompt as ids, tokenized once: llama.cpp would tokenize a text prompt again
+        # for every request, which costs more than a decoded token. Decoded tokens may
+        # follow as text (llama.cpp takes text and ids mixed).
+        pieces: list[str | int] = list(self._tokenize(prompt, True))
+        prompt_ids = len(pieces)
         text: list[str] = []
         logprobs: list[TokenLogprob] | None = [] if request.top_logprobs else None
         decoded = forced_tokens = prompt_tokens = cached_tokens = 0
@@ -138,7 +144,7 @@ class FastForward:
                 return self.failed(reply, time.perf_counter() - started)
             if decoded == 0:  # the prompt as the pipeline counts it: without forced text
                 usage = reply.get("usage", {})
-                prompt_tokens = usage.get("prompt_tokens", 0) - (len(pieces) - 1)
+                prompt_tokens = prompt_ids
                 cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
             token, token_id, chosen = self._chosen(reply, logprobs is not None)
             try:
