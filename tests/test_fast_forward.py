@@ -229,6 +229,26 @@ def test_null_after_n_and_a_string_closing_at_its_length() -> None:
     assert fed[:2] == ["{", "l"] and fed[-4:] == ["5", "}", "]", "b"]
 
 
+def test_a_literal_that_is_the_prefix_of_another_is_a_choice_and_a_const_is_forced() -> None:
+    schema = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "n": {"enum": [1, 10, 2]},
+                "versie": {"const": "v1"},
+                "ok": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+            },
+            "required": ["n", "versie", "ok"],
+        }
+    )
+    forced, fed = walk(shape_of(schema), '{"n":10,"versie":"v1","ok":null}')
+    assert forced == ['{"n":', ',"versie":"v1","ok":', "ull}"]
+    assert fed == ["1", "0", "n"]  # after "1": "0" or the end of the value, a choice
+    forced, fed = walk(shape_of(schema), '{"n":1,"versie":"v1","ok":true}')
+    assert forced == ['{"n":', '"versie":"v1","ok":', "rue}"]
+    assert fed == ["1", ",", "t"]
+
+
 def test_every_valid_answer_is_followed_token_by_token_whatever_the_split() -> None:
     answers = [
         '{"laesies":[],"conclusie":"onzeker"}',

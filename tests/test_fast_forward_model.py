@@ -78,6 +78,10 @@ def test_fast_forward_answers_as_decoding_every_token_with_few_decoded_tokens() 
     whole, none = answers(fast_forward=False)
     fast, stats = answers(fast_forward=True)
     assert none == {} and stats["fast-forwarded"] == len(REPORTS)
+    # every request after an answer's first found the answer so far in the slot's cache:
+    # it evaluated only the decoded token and the forced text after it (not the prompt)
+    appended = stats["forced tokens"] + stats["decoded tokens"]
+    assert stats["answer tokens evaluated after the first request"] <= appended
     for w, f in zip(whole, fast, strict=True):
         assert f.finish_reason == w.finish_reason == "stop"
         fields = SCHEMA.validate_json(f.text)

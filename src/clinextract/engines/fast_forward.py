@@ -115,10 +115,10 @@ class FastForward:
         # for every request, which costs more than a decoded token. Decoded tokens may
         # follow as text (llama.cpp takes text and ids mixed).
         pieces: list[str | int] = list(self._tokenize(prompt, True))
-        prompt_ids = len(pieces)
+        prompt_tokens = len(pieces)  # as the pipeline counts them: without forced text
         text: list[str] = []
         logprobs: list[TokenLogprob] | None = [] if request.top_logprobs else None
-        decoded = forced_tokens = prompt_tokens = cached_tokens = 0
+        decoded = forced_tokens = cached_tokens = evaluated = 0
         finish = "stop"
         while True:
             forced = matcher.take_forced()
@@ -142,10 +142,12 @@ class FastForward:
                 return Completion.failed(f"llama.cpp: {exc}", started)
             if "error" in reply:
                 return self.failed(reply, time.perf_counter() - started)
-            if decoded == 0:  # the prompt as the pipeline counts it: without forced text
-                usage = reply.get("usage", {})
-                prompt_tokens = prompt_ids
-                cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+            usage = reply.get("usage", {})
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+            if decoded == 0:  # what the slot's cache held of the prompt
+                cached_tokens = cached
+            else:  # what the slot evaluated anew: the last token and forced text, if cached
+                evaluated += usage.get("prompt_tokens", 0) - cached
             token, token_id, chosen = self._chosen(reply, logprobs is not None)
             try:
                 matcher.feed(token)
@@ -156,6 +158,8 @@ class FastForward:
             pieces.append(token_id)
             if logprobs is not None and chosen is not None:
                 logprobs.append(chosen)
+        with self._stats_lock:
+            self.stats["answer tokens evaluated after the first request"] += evaluated
         return Completion(
             text="".join(text),
             finish_reason=finish,
