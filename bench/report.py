@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bound import MachineBound
 from .overhead import MemoryResult, OverheadResult
 from .sweep import SweepPoint
-from .throughput import ThroughputResult
+from .throughput import VARIANTS, ThroughputResult
 
 
 @dataclass
@@ -23,11 +24,32 @@ class Results:
     memory: list[MemoryResult] = field(default_factory=list)
     load_after: list[float] = field(default_factory=list)
     minutes: float = 0.0
+    bound: MachineBound | None = None
 
     def ratio_line(self) -> str:
         if self.throughput is None:
             return "throughput ratio A/B: n/a (throughput not measured)"
         return f"throughput ratio A/B: {self.throughput.ratio:.2f}"
+
+    def bound_docs_per_s(self) -> float | None:
+        t = self.throughput
+        if t is None or self.bound is None:
+            return None
+        value_tokens = t.median("A", "completion_tokens") / t.docs
+        parallel = int(t.settings.get("parallel", 8))
+        return self.bound.docs_per_s(t.mean_report_tokens, value_tokens, parallel)
+
+    def summary_lines(self) -> list[str]:
+        """The closing lines of RESULTS.md and of `make bench`'s output."""
+        t, bound = self.throughput, self.bound_docs_per_s()
+        if t is None:
+            return [self.ratio_line()]
+        share = f"{t.median('A', 'docs_per_s') / bound:.0%}" if bound else "n/a"
+        return [
+            self.ratio_line(),
+            f"fast-forward ratio: {t.ff_ratio:.2f}",
+            f"share of bound: {share}",
+        ]
 
 
 def _goal(ok: bool) -> str:
@@ -59,6 +81,9 @@ def render(res: Results) -> str:
     ]
     if res.throughput:
         out += _throughput(res.throughput)
+        out += _agreement(res.throughput)
+    if res.bound:
+        out += _bound(res)
     if res.llguidance_b:
         out += _llguidance(res.llguidance_b)
     if res.sweep:
@@ -67,29 +92,31 @@ def render(res: Results) -> str:
         out += _overhead(res.overhead)
     if res.memory:
         out += _memory(res.memory)
-    out += ["", res.ratio_line(), ""]
+    out += ["", *res.summary_lines(), ""]
     return "\n".join(out)
 
 
 def _throughput(t: ThroughputResult) -> list[str]:
     a_docs, b_docs = t.median("A", "docs_per_s"), t.median("B", "docs_per_s")
     rows = []
-    for variant in "AB":
+    for variant in VARIANTS:
         rows.append(
             f"| {variant} | {t.median(variant, 'docs_per_s'):.2f} | "
             f"{t.median(variant, 'tokens_per_s'):.1f} | "
             f"{t.median(variant, 'completion_tokens') / t.docs:.0f} | "
+            f"{t.median(variant, 'forced_tokens') / t.docs:.0f} | "
             f"{t.median(variant, 'prompt_tokens') / t.docs:.0f} | "
             f"{t.median(variant, 'mean_latency'):.1f} | "
             f"{t.median(variant, 'valid'):.0f}/{t.docs} | "
             f"{t.median(variant, 'cut_at_limit'):.0f} | {t.median(variant, 'accuracy'):.0%} |"
         )
     per_rep = ", ".join(f"{r:.2f}" for r in t.rep_ratios())
-    busy = {v: t.median(v, "other_cores") for v in "AB"}
+    ff_per_rep = ", ".join(f"{r:.2f}" for r in t.rep_ratios("A", "A0"))
+    busy = {v: t.median(v, "other_cores") for v in VARIANTS}
     contention = (
-        f"Other processes kept a median of {busy['A']:.1f} cores busy during A and "
-        f"{busy['B']:.1f} during B (of {os.cpu_count() or 1} cores; "
-        "from /proc/stat minus this process)."
+        f"Other processes kept a median of {busy['A']:.1f} cores busy during A, "
+        f"{busy['A0']:.1f} during A0 and {busy['B']:.1f} during B (of "
+        f"{os.cpu_count() or 1} cores; from /proc/stat minus this process)."
     )
     if max(busy.values()) >= 0.25:
         contention += (
@@ -103,36 +130,45 @@ def _throughput(t: ThroughputResult) -> list[str]:
         for s in t.samples
     ]
     return [
-        "## Throughput: A (clinextract defaults) vs B (llm_extractinator's calling pattern)",
+        "## Throughput: A (clinextract defaults), A0 (A without fast-forward), B "
+        "(llm_extractinator's calling pattern)",
         "",
         f"Task: {t.docs} synthetic Dutch radiology reports (`bench/dataset.py`, median "
         f"{t.report_tokens:.0f} tokens per report, {t.median('B', 'prompt_tokens') / t.docs:.0f} "
         "prompt tokens per document for B), a 5-field schema (2 enums, 2 booleans, a nullable "
         "integer), the bundled Gemma 3 270M Q4_K_M, zero-shot. "
-        f"{t.reps} repetitions, A and B alternating (A,B then B,A ...); model load not "
-        f"counted (A {t.load_seconds['A']} s, B {t.load_seconds['B']} s).",
+        f"{t.reps} repetitions, the variants taking turns (A,A0,B then A0,B,A ...); model "
+        f"load not counted (A {t.load_seconds['A']} s, A0 {t.load_seconds['A0']} s, "
+        f"B {t.load_seconds['B']} s).",
         "",
         f"- **A** = `pipeline.run_task` with `Settings()` defaults ({_kv(t.settings)}); the "
         "whole pipeline is timed (read, prompt, engine, validate, checkpoint, final file). "
         f"Engine: {_kv(t.a_engine, skip=('model_sha256',))}.",
+        "- **A0** = A with `--no-fast-forward`: every output token decoded, as before.",
         "- **B** = llm_extractinator's pattern on a default Ollama, on the same xllamacpp "
         f"build and model file: {_kv(t.b_pattern)}. One attempt per report "
         "(llm_extractinator would retry a failed parse; not counting that favours B).",
         "",
-        "| | docs/s | generated tok/s | output tok/doc | prompt tok/doc | s per doc "
-        "(latency) | valid | cut at limit | fields right |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| | docs/s | decoded tok/s | decoded tok/doc | forced tok/doc | prompt tok/doc | "
+        "s per doc (latency) | valid | cut at limit | fields right |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Medians over repetitions. Ratio of the medians: **A/B = {a_docs / b_docs:.2f}** "
-        f"(per repetition: {per_rep}). Goal ≥ 3×: {_goal(a_docs / b_docs >= 3)}.",
+        f"(per repetition: {per_rep}; goal ≥ 4.5: {_goal(a_docs / b_docs >= 4.5)}); "
+        f"**fast-forward A/A0 = {t.ff_ratio:.2f}** (per repetition: {ff_per_rep}; goal "
+        f"≥ 1.3: {_goal(t.ff_ratio >= 1.3)}).",
         "",
         contention,
         "",
-        "Output tokens per document and prompt tokens per document are totals over all "
-        "attempts (A retries a cut or invalid answer once); for A about half of them come "
-        "from the prefix cache (the instruction is evaluated once per run and copied to every "
-        "slot). A starts a fresh engine every repetition, as `clinextract run` does; B's "
+        "Token counts per document are totals over all attempts (A retries a cut or invalid "
+        "answer once). Decoded tokens are the ones the model produced one forward pass and "
+        "output layer at a time; forced tokens (A) are the grammar's text (keys, quotes, "
+        "brackets, the rest of an enum value once chosen), appended to the prompt and "
+        "evaluated in a batch without the output layer. Prompt tokens are the row's prompt; "
+        "for A and A0 about half of them come from the prefix cache (the instruction is "
+        "evaluated once per run and copied to every slot). A and A0 start a fresh engine "
+        "every repetition, as `clinextract run` does; B's "
         "server is loaded and warmed up on two reports before each of its runs, as a running "
         "Ollama would be (it caches nothing between requests). Only one model is in memory "
         "at a time: an idle second server in the process slowed the other by ~8%. "
@@ -143,13 +179,76 @@ def _throughput(t: ThroughputResult) -> list[str]:
         "",
         "<details><summary>every sample</summary>",
         "",
-        "| rep | variant | seconds | docs/s | tok/s | valid | fields right | other cores busy |",
+        "| rep | variant | seconds | docs/s | decoded tok/s | valid | fields right | "
+        "other cores busy |",
         "|---|---|---|---|---|---|---|---|",
         *samples,
         "",
         "</details>",
         "",
     ]
+
+
+def _agreement(t: ThroughputResult) -> list[str]:
+    same, total, diffs = t.agreement()
+    if not total:
+        return []
+    listed = [f"| {doc} | {name} | {a!r} | {a0!r} |" for doc, name, a, a0 in diffs[:20]]
+    return [
+        "### Same answers with and without fast-forward",
+        "",
+        f"Field values identical between A and A0 (the same reports and settings, "
+        f"temperature 0), over all repetitions: **{same}/{total} = {same / total:.1%}** "
+        f"(goal ≥ 97 %: {_goal(same >= 0.97 * total)}); fields right against the truth: "
+        f"A {t.median('A', 'accuracy'):.0%}, A0 {t.median('A0', 'accuracy'):.0%}. "
+        "Why answers differ is measured in `bench/ff_agreement.py` (docs/performance.md): "
+        "a decoded token is chosen from logits that llama.cpp computed in a differently "
+        "shaped batch, so near-ties between two values can fall the other way.",
+        "",
+        *(
+            [
+                "<details><summary>the differences in the first repetition</summary>",
+                "",
+                "| report | field | A | A0 |",
+                "|---|---|---|---|",
+                *listed,
+                "",
+                "</details>",
+                "",
+            ]
+            if listed
+            else []
+        ),
+    ]
+
+
+def _bound(res: Results) -> list[str]:
+    b, t = res.bound, res.throughput
+    assert b is not None
+    rates = ", ".join(f"{n} sequences {r:.0f}" for n, r in sorted(b.decode_rates.items()))
+    lines = [
+        "## The machine's bound (this llama.cpp build, this machine)",
+        "",
+        f"- prompt evaluation: **{b.prompt_rate:.0f} tokens/s** (a {b.prompt_tokens}-token "
+        "prompt, batched, no cache, `max_tokens` 1; best of 3)",
+        f"- decoding, all sequences together (tokens/s): {rates} (each sequence's short "
+        f"prompt cached, 32 tokens each, no grammar; best of 3)",
+    ]
+    bound = res.bound_docs_per_s()
+    if t is not None and bound:
+        value_tokens = t.median("A", "completion_tokens") / t.docs
+        share = t.median("A", "docs_per_s") / bound
+        lines += [
+            f"- the bench task's bound: {t.mean_report_tokens:.0f} report tokens per document "
+            f"at the prompt rate, plus {value_tokens:.1f} value tokens (what A decodes) at the "
+            f"rate of {t.settings.get('parallel')} sequences: **{bound:.2f} docs/s**; "
+            f"A reaches **{share:.0%}** of it (goal ≥ 70 %: {_goal(share >= 0.7)}).",
+            "",
+            "The bound leaves out what every real run pays besides: the prompt template "
+            "around each report, the forced text, sampling under a grammar, and the moments "
+            "a slot waits for the next request (`bench/bound.py`).",
+        ]
+    return [*lines, ""]
 
 
 def _llguidance(info: dict[str, Any]) -> list[str]:

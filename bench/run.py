@@ -1,9 +1,11 @@
-"""`make bench`: throughput A/B, engine-setting sweep, per-document overhead, memory.
+"""`make bench`: the machine's bound, throughput (A, A0 = A without fast-forward, B),
+engine-setting sweep, per-document overhead, memory.
 
     .venv/bin/python bench/run.py            # full run, writes bench/RESULTS.md
     .venv/bin/python bench/run.py --quick    # < 10 min, writes bench/out/RESULTS-quick.md
 
-The last line printed is `throughput ratio A/B: X.XX` (RESULTS.md ends with it too).
+The last three lines printed are `throughput ratio A/B: X.XX`, `fast-forward ratio: X.XX`
+and `share of bound: NN%` (RESULTS.md ends with them too).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import machine, overhead, report, sweep, throughput  # noqa: E402
+from bench import bound, machine, overhead, report, sweep, throughput  # noqa: E402
 from bench.dataset import make_reports  # noqa: E402
+from clinextract.engines.embedded import bundled_model  # noqa: E402
+from clinextract.settings import Settings  # noqa: E402
 
 FULL = {"docs": 48, "reps": 3, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
 QUICK = {"docs": 8, "reps": 2, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
@@ -88,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.wait_quiet:
             wait_quiet(args.wait_quiet)
         reports = make_reports(docs)
-        print(f"throughput: {docs} reports, {reps} repetitions, A and B alternating")
+        print("the machine's bound: prompt and decode rates of this llama.cpp build")
+        res.bound = bound.measure_bound(bundled_model()[0], Settings().threads, reports)
+        print(f"throughput: {docs} reports, {reps} repetitions, A, A0 and B taking turns")
         res.throughput = throughput.measure(reports, reps)
         if args.llguidance_b:
             res.llguidance_b = throughput.llguidance_probe(reports[:4])
@@ -103,12 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {os.path.relpath(out, Path.cwd())}")
     if res.throughput:
         t = res.throughput
-        for v in "AB":
+        for v in throughput.VARIANTS:
             print(
                 f"{v}: {t.median(v, 'docs_per_s'):.2f} docs/s, "
-                f"{t.median(v, 'tokens_per_s'):.1f} generated tok/s (medians)"
+                f"{t.median(v, 'completion_tokens') / t.docs:.1f} decoded tok/doc (medians)"
             )
-    print(res.ratio_line())
+        same, total, _ = t.agreement()
+        print(f"fields identical with and without fast-forward: {same}/{total}")
+    for line in res.summary_lines():
+        print(line)
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Throughput A/B: clinextract's defaults (A) against llm_extractinator's pattern (B).
+"""Throughput: clinextract's defaults (A), A without fast-forward (A0), and
+llm_extractinator's pattern (B).
 
-Both load the same GGUF with the same llama.cpp build once, before timing; model load is
-reported but not counted. A and B then alternate over the repetitions (A,B then B,A ...)
-so that drift in the machine's load falls on both. Figures are medians over repetitions.
+All load the same GGUF with the same llama.cpp build, before timing; model load is
+reported but not counted. The variants take turns over the repetitions (A,A0,B then
+A0,B,A then B,A,A0 ...) so that drift in the machine's load falls on all of them.
+Figures are medians over repetitions. A and A0 also give the answer agreement of
+fast-forward: the same reports, the same settings, field by field.
 """
 
 from __future__ import annotations
@@ -22,23 +25,28 @@ from clinextract.settings import Settings
 from clinextract.task import Task, load_task
 
 from .baseline import ExtractinatorPattern, describe_pattern
-from .dataset import Report, accuracy, write_task
+from .dataset import FIELDS, Report, accuracy, write_task
 from .machine import OtherLoad
+
+VARIANTS = ("A", "A0", "B")
+A0_SETTINGS = {"fast_forward": False}  # A0 = A with --no-fast-forward
 
 
 @dataclass
 class Sample:
-    variant: str  # "A" or "B"
+    variant: str  # "A", "A0" or "B"
     rep: int
     seconds: float
     docs: int
-    completion_tokens: int
+    completion_tokens: int  # decoded
     prompt_tokens: int
     valid: int
     cut_at_limit: int
     accuracy: float
     mean_latency: float  # seconds from a document's request to its answer, averaged
     other_cores: float = 0.0  # cores other processes kept busy meanwhile
+    forced_tokens: int = 0  # appended without decoding (fast-forward)
+    predictions: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def docs_per_s(self) -> float:
@@ -59,28 +67,61 @@ class ThroughputResult:
     load_seconds: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
     report_tokens: float = 0.0  # median tokens of one report
+    mean_report_tokens: float = 0.0
 
     def median(self, variant: str, attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in self.samples if s.variant == variant)
 
+    def ratio_of(self, top: str, bottom: str) -> float:
+        return self.median(top, "docs_per_s") / self.median(bottom, "docs_per_s")
+
     @property
     def ratio(self) -> float:
-        return self.median("A", "docs_per_s") / self.median("B", "docs_per_s")
+        return self.ratio_of("A", "B")
 
-    def rep_ratios(self) -> list[float]:
-        """A/B within each repetition (the pairs ran back to back)."""
+    @property
+    def ff_ratio(self) -> float:
+        return self.ratio_of("A", "A0")
+
+    def rep_ratios(self, top: str = "A", bottom: str = "B") -> list[float]:
+        """top/bottom within each repetition (they ran back to back)."""
         by_rep: dict[int, dict[str, Sample]] = {}
         for s in self.samples:
             by_rep.setdefault(s.rep, {})[s.variant] = s
         return [
-            pair["A"].docs_per_s / pair["B"].docs_per_s
+            pair[top].docs_per_s / pair[bottom].docs_per_s
             for _, pair in sorted(by_rep.items())
-            if "A" in pair and "B" in pair
+            if top in pair and bottom in pair
         ]
+
+    def agreement(self) -> tuple[int, int, list[tuple[str, str, Any, Any]]]:
+        """Fields identical between A and A0 in the same repetition, summed over
+        repetitions: (identical, compared, the differences of the first repetition)."""
+        same = total = 0
+        first: list[tuple[str, str, Any, Any]] = []
+        for rep in sorted({s.rep for s in self.samples}):
+            pair = {s.variant: s for s in self.samples if s.rep == rep}
+            if "A" not in pair or "A0" not in pair:
+                continue
+            a, a0 = pair["A"].predictions, pair["A0"].predictions
+            for doc in sorted(set(a) | set(a0)):
+                for name in FIELDS:
+                    x = a.get(doc, {}).get(name, "<failed>")
+                    y = a0.get(doc, {}).get(name, "<failed>")
+                    total += 1
+                    same += x == y
+                    if x != y and rep == min(s.rep for s in self.samples):
+                        first.append((doc, name, x, y))
+        return same, total, first
 
 
 def run_a(
-    task: Task, settings: Settings, engine: EmbeddedEngine, reports: list[Report], rep: int
+    task: Task,
+    settings: Settings,
+    engine: EmbeddedEngine,
+    reports: list[Report],
+    rep: int,
+    variant: str = "A",
 ) -> Sample:
     """The whole pipeline (read, prompt, engine, validate, checkpoint, final write)."""
     started = time.perf_counter()
@@ -95,7 +136,7 @@ def run_a(
     cut = sum(any("cut at" in e for e in r.get("attempt_errors", [])) for r in records)
     latency = statistics.mean(r.get("seconds", 0.0) for r in records) if records else 0.0
     return Sample(
-        "A",
+        variant,
         rep,
         seconds,
         summary.rows,
@@ -105,6 +146,8 @@ def run_a(
         cut,
         accuracy(predictions, reports),
         latency,
+        forced_tokens=engine.fast_forward_stats().get("forced tokens", 0),
+        predictions={k: {f: v[f] for f in FIELDS} for k, v in predictions.items()},
     )
 
 
@@ -121,6 +164,7 @@ def run_b(baseline: ExtractinatorPattern, task: Task, reports: list[Report], rep
         result.cut_at_limit,
         accuracy(result.predictions, reports),
         result.seconds / max(1, result.docs),
+        predictions=result.predictions,
     )
 
 
@@ -148,24 +192,28 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="clinextract-bench-") as tmp:
         task, base = prepare(Path(tmp), reports, overrides)
         with ExtractinatorPattern(bundled_model()[0], threads=base.threads) as probe:
-            report_tokens = statistics.median(probe.count_tokens(r.text) for r in reports)
-        load: dict[str, list[float]] = {"A": [], "B": []}
+            tokens = [probe.count_tokens(r.text) for r in reports]
+        load: dict[str, list[float]] = {v: [] for v in VARIANTS}
         a_engine: dict[str, Any] = {}
         samples: list[Sample] = []
         # Only one model is loaded at a time: an idle second llama.cpp server in the same
         # process measurably slowed the other (A 0.77 -> 0.70 docs/s with B's server idle).
         for rep in range(reps):
-            order = "AB" if rep % 2 == 0 else "BA"
+            order = VARIANTS[rep % 3 :] + VARIANTS[: rep % 3]
             for variant in order:
-                if variant == "A":
+                if variant != "B":
                     # a fresh engine per repetition, as `clinextract run` starts one;
                     # loading the model is not timed (nor is B's)
-                    with EmbeddedEngine(base) as engine:
-                        load["A"].append(round(engine.load_seconds, 2))
-                        a_engine = engine.describe()
-                        settings = base.model_copy(update={"run_name": f"a{rep}"})
+                    update = {"run_name": f"{variant}{rep}"}
+                    if variant == "A0":
+                        update.update(A0_SETTINGS)
+                    settings = base.model_copy(update=update)
+                    with EmbeddedEngine(settings) as engine:
+                        load[variant].append(round(engine.load_seconds, 2))
+                        if variant == "A":
+                            a_engine = engine.describe()
                         with OtherLoad() as others:
-                            sample = run_a(task, settings, engine, reports, rep)
+                            sample = run_a(task, settings, engine, reports, rep, variant)
                 else:
                     # B's server as Ollama keeps it: loaded and warmed up before the run
                     with ExtractinatorPattern(bundled_model()[0], threads=base.threads) as baseline:
@@ -177,7 +225,10 @@ def measure(
                 samples.append(sample)
                 log(
                     f"  rep {rep + 1}/{reps} {variant}: {sample.docs_per_s:.2f} docs/s, "
-                    f"{sample.tokens_per_s:.1f} tok/s, {sample.valid}/{sample.docs} valid, "
+                    f"{sample.tokens_per_s:.1f} tok/s, "
+                    f"{sample.completion_tokens / sample.docs:.1f} decoded + "
+                    f"{sample.forced_tokens / sample.docs:.1f} forced tok/doc, "
+                    f"{sample.valid}/{sample.docs} valid, "
                     f"accuracy {sample.accuracy:.0%}; other processes used "
                     f"{sample.other_cores:.1f} cores"
                 )
@@ -190,6 +241,7 @@ def measure(
                 "max_tokens",
                 "temperature",
                 "num_examples",
+                "fast_forward",
             },
         )
         load_median = {k: statistics.median(v) for k, v in load.items() if v}
@@ -201,7 +253,8 @@ def measure(
             describe_pattern(),
             load_median,
             settings_used,
-            report_tokens,
+            statistics.median(tokens),
+            statistics.mean(tokens),
         )
 
 

@@ -125,6 +125,12 @@ class Settings(BaseModel):
         description="Embedded engine: CPU threads.",
         json_schema_extra=_flags("--threads"),
     )
+    fast_forward: bool = Field(
+        True,
+        description="Embedded engine: decode only the tokens the model chooses and append "
+        "the text the schema forces (keys, quotes, brackets) as prompt tokens.",
+        json_schema_extra=_flags("--fast-forward/--no-fast-forward"),
+    )
     concurrency: int = Field(
         8,
         ge=1,
@@ -333,7 +339,10 @@ class Settings(BaseModel):
             "samples",
             "review_below",
         )
-        return {k: getattr(self, k) for k in keys}
+        config = {k: getattr(self, k) for k in keys}
+        if self.engine == "embedded":  # answers may differ with it; other engines ignore it
+            config["fast_forward"] = self.fast_forward
+        return config
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:

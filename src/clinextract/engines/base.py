@@ -35,7 +35,9 @@ class TokenLogprob:
     token: str
     logprob: float
     top: dict[str, float] = field(default_factory=dict)  # alternatives before the grammar
-    forced: bool = False  # text the grammar forced (fast-forwarded), not a model choice
+    # text the grammar forced (fast-forward): appended, not decoded, so it has no
+    # alternatives; `token` is the whole forced run
+    forced: bool = False
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Completion:
     transient: bool = False
     reasoning: str | None = None  # a reasoning model's thinking, kept for audit
     logprobs: list[TokenLogprob] | None = None
+    forced_tokens: int = 0  # tokens the grammar forced, appended without decoding
 
     @classmethod
     def failed(

@@ -29,6 +29,7 @@ from ..messages import Message, render_completion_prompt
 from ..settings import Settings, model_file
 from .base import Completion, Engine, Request
 from .common import grammar_for, token_logprobs
+from .fast_forward import FastForward
 
 
 @cache
@@ -117,9 +118,10 @@ class EmbeddedEngine(Engine):
         }
         self._closed = threading.Event()
         self._in_flight: set[Future[Completion]] = set()
-        self._http: Any = None  # an HTTP client for slot restores (--parallel 1 only)
+        self._http: Any = None  # a loopback client: /tokenize, slot restores (--parallel 1)
         self._primed: str | None = None  # the prefix the slots were last primed with
         self._priming = threading.Lock()
+        self._opening = threading.Lock()
         self._pool = ThreadPoolExecutor(
             max_workers=settings.parallel,
             thread_name_prefix="clinextract-slot",
@@ -140,6 +142,19 @@ class EmbeddedEngine(Engine):
             raise
         self.load_seconds = time.perf_counter() - started
         self.address = self.server.listening_address
+        # not for `clinextract serve`, whose slots also answer HTTP clients
+        self._fast_forward = (
+            FastForward(
+                lambda body: self.server.handle_completions(body),  # no reference kept
+                self._tokenize,
+                parse_completion_reply,
+                self.capacity,
+                self.model_sha256,
+            )
+            if settings.fast_forward and configure is None
+            else None
+        )
+        self._params_summary["fast_forward"] = self._fast_forward is not None
 
     def _await_loop(self) -> None:
         """Wait (bounded) until llama.cpp's task loop answers a one-token request.
@@ -177,6 +192,10 @@ class EmbeddedEngine(Engine):
     @property
     def model_id(self) -> str:
         return self.model_sha256
+
+    def fast_forward_stats(self) -> dict[str, int]:
+        """Answers fast-forwarded or decoded whole (and why), decoded and forced tokens."""
+        return dict(self._fast_forward.stats) if self._fast_forward is not None else {}
 
     def submit(self, request: Request) -> Future[Completion]:
         if self._closed.is_set():
@@ -229,6 +248,35 @@ class EmbeddedEngine(Engine):
         return True
 
     def _complete(self, request: Request) -> Completion:
+        if self._restore_prefix and self._primed is not None:
+            started = time.perf_counter()
+            try:
+                self._loopback().post(
+                    "/slots/0", params={"action": "restore"}, json=PREFIX
+                ).raise_for_status()
+            except Exception as exc:  # the answer would depend on the previous report
+                return Completion.failed(f"llama.cpp: restoring the instruction: {exc}", started)
+        if self._fast_forward is not None and request.schema is not None:
+            prompt = render_completion_prompt(request.messages)
+            return self._fast_forward.complete(
+                request, prompt, lambda extra: self._complete_whole(request, extra)
+            )
+        return self._complete_whole(request)
+
+    def _tokenize(self, text: str, special: bool = False) -> list[int]:
+        """The model's tokens for `text` (llama.cpp's /tokenize on the loopback server);
+        `special` adds the start-of-text token, as a prompt gets."""
+        import httpx
+
+        try:
+            reply = self._loopback().post(
+                "/tokenize", json={"content": text, "add_special": special}
+            )
+            return reply.raise_for_status().json()["tokens"]
+        except httpx.HTTPError as exc:  # the in-process server is gone: the engine failed
+            raise EngineError(f"llama.cpp /tokenize: {exc}") from exc
+
+    def _complete_whole(self, request: Request, extra: dict[str, Any] | None = None) -> Completion:
         body: dict[str, Any] = {
             "prompt": render_completion_prompt(request.messages),
             "max_tokens": request.max_tokens,
@@ -246,25 +294,24 @@ class EmbeddedEngine(Engine):
                 ) from exc
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
+        body.update(extra or {})
+        if self._restore_prefix:
+            body["id_slot"] = 0  # the one slot, where the instruction was restored
         started = time.perf_counter()
-        if self._restore_prefix and self._primed is not None:
-            body["id_slot"] = 0
-            try:
-                self._restore_slot0()
-            except Exception as exc:  # the answer would depend on the previous report
-                return Completion.failed(f"llama.cpp: restoring the instruction: {exc}", started)
         try:
             reply = self.server.handle_completions(body)
         except Exception as exc:
             return Completion.failed(f"llama.cpp: {exc}", started)
         return parse_completion_reply(reply, time.perf_counter() - started)
 
-    def _restore_slot0(self) -> None:
+    def _loopback(self) -> Any:
+        """The one HTTP client to this engine's own server (thread-safe, made once)."""
         import httpx
 
-        if self._http is None:
-            self._http = httpx.Client(base_url=self.address, timeout=60)
-        self._http.post("/slots/0", params={"action": "restore"}, json=PREFIX).raise_for_status()
+        with self._opening:
+            if self._http is None:
+                self._http = httpx.Client(base_url=self.address, timeout=60)
+            return self._http
 
     def close(self) -> None:
         """Stop: queued requests are cancelled, the ones being answered get up to

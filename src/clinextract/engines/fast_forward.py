@@ -1,0 +1,204 @@
+"""Fast-forward: decode only the tokens the model chooses; append forced text as prompt.
+
+A decoded token costs a forward pass plus the 262,144-way output layer, most of this
+small model's compute, while a prompt token skips the output layer and is evaluated in a
+batch. With a compact, closed grammar most of an answer is forced (`{"key":`, quotes,
+commas, the rest of an enum value once chosen). So the embedded engine follows the answer
+with a `Matcher` and, in one slot, repeats:
+
+* append the forced text (tokenized on its own, the way llguidance forces text) to the
+  prompt — the slot's cache holds everything before it, so only the new tokens are
+  evaluated, as one batch;
+* ask llama.cpp for one token under the grammar of everything the answer may still be.
+
+The answer text is the one the whole-answer grammar would accept, byte for byte in form,
+so validation does not change. With `top_logprobs` every forced run is one
+`TokenLogprob(text, 0.0, {}, forced=True)`, and the tokens spell the answer.
+`completion_tokens` counts decoded tokens only; `max_tokens` bounds them.
+
+Schemas the matcher does not model, and answers it cannot follow (a token that breaks a
+UTF-8 character, a rejected character), are decoded whole, as without fast-forward.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from .base import Completion, Request, TokenLogprob
+from .forced_json import Matcher, Rejected
+from .json_shapes import compile_shape
+
+Reply = dict[str, Any]
+# tokens of forced texts, per model: few distinct texts per schema, shared by the engines of
+# a process (a bench starts one per repetition)
+_FORCED_TOKENS: dict[str, dict[str, list[int]]] = {}
+
+
+class _DecodeWhole(Exception):
+    """This answer cannot be fast-forwarded; decode it whole."""
+
+
+class FastForward:
+    """The decoding loop; llama.cpp is reached through the callables the engine gives.
+
+    `send(body)` runs one /v1/completions request in-process; `tokenize(text, special)`
+    gives the model's tokens for a text (with the start-of-text token when `special`);
+    `failed(reply, seconds)` turns an error reply into a Completion; `slots` is the number
+    of llama.cpp slots, one per worker thread; `model` identifies the tokenizer."""
+
+    def __init__(
+        self,
+        send: Callable[[dict[str, Any]], Reply],
+        tokenize: Callable[[str, bool], list[int]],
+        failed: Callable[[Reply, float], Completion],
+        slots: int,
+        model: str,
+    ):
+        self.send, self._tokenize, self.failed, self.slots = send, tokenize, failed, slots
+        self._token_cache = _FORCED_TOKENS.setdefault(model, {})
+        self._thread = threading.local()
+        self._next_slot = itertools.count()
+        self.stats: Counter[str] = Counter()  # answers, whole-answer fallbacks and why
+        self._stats_lock = threading.Lock()
+
+    def slot(self) -> int:
+        """The slot of the calling worker thread: every request of an answer goes to the
+        slot whose cache holds its prompt."""
+        if not hasattr(self._thread, "slot"):
+            self._thread.slot = next(self._next_slot) % self.slots
+        return self._thread.slot
+
+    def tokens(self, text: str) -> list[int]:
+        ids = self._token_cache.get(text)
+        if ids is None:
+            ids = self._token_cache[text] = list(self._tokenize(text, False))
+        return ids
+
+    def count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
+    def complete(
+        self,
+        request: Request,
+        prompt: str,
+        whole: Callable[[dict[str, Any]], Completion],
+    ) -> Completion:
+        """Answer `request` (its prompt already rendered); `whole(extra_body)` decodes the
+        whole answer the usual way when this cannot."""
+        shape = compile_shape(json.dumps(request.schema)) if request.schema else None
+        if shape is None:
+            self.count("whole answer: schema not handled")
+            return whole({})
+        started = time.perf_counter()
+        try:
+            completion = self._decode(request, prompt, Matcher(shape), started)
+        except _DecodeWhole as reason:
+            self.count(f"whole answer: {reason}")
+            return whole({"id_slot": self.slot()})
+        with self._stats_lock:
+            self.stats["fast-forwarded"] += 1
+            self.stats["decoded tokens"] += completion.completion_tokens
+            self.stats["forced tokens"] += completion.forced_tokens
+        return completion
+
+    def _decode(
+        self, request: Request, prompt: str, matcher: Matcher, started: float
+    ) -> Completion:
+        # The prompt as ids, tokenized once: llama.cpp would tokenize a text prompt again
+        # for every request, which costs more than a decoded token. Decoded tokens may
+        # follow as text (llama.cpp takes text and ids mixed).
+        pieces: list[str | int] = list(self._tokenize(prompt, True))
+        prompt_tokens = len(pieces)  # as the pipeline counts them: without forced text
+        text: list[str] = []
+        logprobs: list[TokenLogprob] | None = [] if request.top_logprobs else None
+        decoded = forced_tokens = cached_tokens = evaluated = 0
+        finish = "stop"
+        while True:
+            forced = matcher.take_forced()
+            if forced:
+                ids = self.tokens(forced)
+                text.append(forced)
+                forced_tokens += len(ids)
+                if logprobs is not None:
+                    logprobs.append(TokenLogprob(forced, 0.0, {}, forced=True))
+                if matcher.done:  # the closing text is never evaluated: nothing follows
+                    break
+                pieces.extend(ids)
+            if matcher.done:
+                break
+            if decoded >= request.max_tokens:
+                finish = "length"
+                break
+            try:
+                reply = self.send(self._body(request, pieces, matcher, decoded))
+            except Exception as exc:  # llama.cpp reports every failure the same way
+                return Completion.failed(f"llama.cpp: {exc}", started)
+            if "error" in reply:
+                return self.failed(reply, time.perf_counter() - started)
+            usage = reply.get("usage", {})
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+            if decoded == 0:  # what the slot's cache held of the prompt
+                cached_tokens = cached
+            else:  # what the slot evaluated anew: the last token and forced text, if cached
+                evaluated += usage.get("prompt_tokens", 0) - cached
+            token, token_id, chosen = self._chosen(reply, logprobs is not None)
+            try:
+                matcher.feed(token)
+            except Rejected as exc:
+                raise _DecodeWhole("a token the matcher rejected") from exc
+            decoded += 1
+            text.append(token)
+            pieces.append(token_id)
+            if logprobs is not None and chosen is not None:
+                logprobs.append(chosen)
+        with self._stats_lock:
+            self.stats["answer tokens evaluated after the first request"] += evaluated
+        return Completion(
+            text="".join(text),
+            finish_reason=finish,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=decoded,
+            cached_tokens=cached_tokens,
+            seconds=time.perf_counter() - started,
+            logprobs=logprobs,
+            forced_tokens=forced_tokens,
+        )
+
+    def _body(
+        self, request: Request, pieces: list[str | int], matcher: Matcher, step: int
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": pieces,
+            "max_tokens": 1,
+            "temperature": request.temperature,
+            "cache_prompt": True,
+            "id_slot": self.slot(),
+            "grammar": matcher.remaining_grammar(),
+        }
+        if request.seed is not None:  # a fresh draw per token, reproducible from the seed
+            body["seed"] = (request.seed + step) % 2**32
+        if request.top_logprobs:
+            body["n_probs"] = request.top_logprobs
+        return body
+
+    @staticmethod
+    def _chosen(reply: Reply, with_logprobs: bool) -> tuple[str, int | str, TokenLogprob | None]:
+        """The decoded token: its text; its id for the next prompt, or else its text (which
+        llama.cpp tokenizes back into that token, in-process); its log-probabilities."""
+        choice = reply["choices"][0]
+        token = choice.get("text", "")
+        if not token:  # end of text, or a token that is part of a UTF-8 character
+            raise _DecodeWhole("an empty token")
+        content = (choice.get("logprobs") or {}).get("content") or []
+        if not (with_logprobs and content and "id" in content[0]):
+            return token, token, None
+        first = content[0]
+        top = {a["token"]: a["logprob"] for a in first.get("top_logprobs", [])}
+        return token, first["id"], TokenLogprob(first["token"], first["logprob"], top)
