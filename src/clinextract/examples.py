@@ -2,7 +2,10 @@
 
 An example file (CSV, JSON or JSONL) holds `input` and `output` per example; `output`
 is a JSON object or a JSON string. Each example is validated against the task schema,
-so the model never learns from a malformed answer.
+so the model never learns from a malformed answer. A pool may also hold the reviewed
+records of earlier runs (`--examples-from`, review.reviewed_examples); `sources` says
+where its examples came from (the manifest records it). A report is never its own
+example: an example with the very same text is passed over.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ class Example:
 
 
 class ExamplePool:
-    def __init__(self, examples: list[Example]):
+    def __init__(self, examples: list[Example], sources: list[dict[str, Any]] | None = None):
         if not examples:
             raise ConfigError("the example file holds no examples")
         self.examples = examples
+        self.sources = sources or [{"count": len(examples)}]
         self.hash = stable_hash([(e.input, e.output) for e in examples])
         self._retriever = None
         self._lock = threading.Lock()
@@ -55,11 +59,19 @@ class ExamplePool:
                     f"{path}: example {row.index + 1} output does not match the schema: {first}"
                 ) from exc
             examples.append(Example(row.text, compact_json(fields)))
-        return cls(examples)
+        return cls(examples, [{"path": str(path), "count": len(examples)}])
+
+    @classmethod
+    def joined(cls, pools: list[ExamplePool]) -> ExamplePool:
+        """One pool of several pools' examples (in order), their sources kept."""
+        return cls(
+            [e for p in pools for e in p.examples], [s for p in pools for s in p.sources]
+        )
 
     def select(self, query: str, k: int) -> list[Example]:
         """The k most similar examples, least similar first (the best sits next to the
-        report). Deterministic: ties keep file order."""
+        report), never one with the report's own text. Deterministic: ties keep file
+        order."""
         k = min(k, len(self.examples))
         if k <= 0:
             return []
@@ -74,12 +86,14 @@ class ExamplePool:
                 )
                 self._retriever = retriever
         known = [t for t in self._tokenize([query])[0] if t in self._retriever.vocab_dict]
-        if not known:
-            return self.examples[:k][::-1]
-        scores = self._retriever.get_scores(known)
-        # stable sort on -score keeps file order among equal scores
-        order = np.argsort(-np.asarray(scores), kind="stable")[:k]
-        return [self.examples[i] for i in order[::-1]]
+        if known:
+            scores = self._retriever.get_scores(known)
+            # stable sort on -score keeps file order among equal scores
+            order = [int(i) for i in np.argsort(-np.asarray(scores), kind="stable")]
+        else:
+            order = list(range(len(self.examples)))
+        best = [i for i in order if self.examples[i].input != query][:k]
+        return [self.examples[i] for i in best[::-1]]
 
     @staticmethod
     def _tokenize(texts: list[str]) -> list[list[str]]:

@@ -23,10 +23,13 @@ def build_manifest(
     settings: Settings,
     engine: Engine,
     config: dict[str, Any],
+    example_sources: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What `manifest.json` records at the start: enough to say how a run was made and to
     redo it. `config` is what the run's records are keyed by (its hash is the resume
-    key); the prompt, schema and examples hashes are read from it."""
+    key); the prompt, schema and examples hashes are read from it. `example_sources`:
+    where the few-shot pool's examples came from (the example file, and per
+    `--examples-from` run its reviews file, how many records and which ids)."""
     return {
         "tool": "clinextract",
         "version": __version__,
@@ -42,10 +45,12 @@ def build_manifest(
         "config_hash": stable_hash(config),
         "prompt_hash": config["prompt"],
         "schema_hash": config["schema"],
+        "schema": task.schema.json_schema,  # a run folder says what its fields are
         "examples": {
             "path": str(task.example_path) if task.example_path else None,
             "hash": config["examples"],
             "num_examples": settings.num_examples,
+            "sources": list(example_sources or []),
         },
         "engine": engine.describe(),
         "decoding": {

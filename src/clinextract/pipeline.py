@@ -30,6 +30,7 @@ from .prompting import PromptBuilder
 from .quality import QualityCheck
 from .records import PREDICTION_COLUMNS, make_record, prediction_item, text_sha
 from .report import write_report
+from .review import reviewed_examples
 from .schema import OutputSchema
 from .settings import Settings, stable_hash
 from .store import RunFolder, RunStore, run_dir
@@ -164,14 +165,7 @@ def run_task(
             raise ConfigError(f"{task.source or task.name}: no Data_Path and no data given")
         source = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
     check_columns(task, source)
-    pool = None
-    if settings.num_examples > 0:
-        if task.example_path is None:
-            raise ConfigError(
-                f"--num-examples {settings.num_examples} needs an Example_Path "
-                f"in the task file ({task.source or task.name})"
-            )
-        pool = ExamplePool.load(task.example_path, task.schema)
+    pool = example_pool(task, settings)
     own_engine = engine is None
     if own_engine:
         say(f"starting the {settings.engine} engine ...")
@@ -204,6 +198,27 @@ def run_task(
     finally:
         if own_engine:
             engine.close()
+
+
+def example_pool(task: Task, settings: Settings) -> ExamplePool | None:
+    """The few-shot pool: the task's Example_Path and the fully reviewed records of every
+    `--examples-from` run, each validated against the task's schema."""
+    if settings.num_examples <= 0:
+        if settings.examples_from:
+            raise ConfigError("--examples-from needs --num-examples K (examples per report)")
+        return None
+    pools = []
+    if task.example_path is not None:
+        pools.append(ExamplePool.load(task.example_path, task.schema))
+    for run in settings.examples_from:
+        examples, origin = reviewed_examples(run, task.schema)
+        pools.append(ExamplePool(examples, [origin]))
+    if not pools:
+        raise ConfigError(
+            f"--num-examples {settings.num_examples} needs an Example_Path in the task file "
+            f"({task.source or task.name}) or --examples-from RUN_DIR"
+        )
+    return pools[0] if len(pools) == 1 else ExamplePool.joined(pools)
 
 
 def check_columns(task: Task, source: DataSource) -> None:
@@ -253,7 +268,8 @@ def run_once(
         )
     if store.finished_rows:
         say(f"{folder.path}: resuming, {store.finished_rows} rows already done")
-    manifest = build_manifest(task, source, settings, engine, config)
+    sources = pool.sources if pool else []
+    manifest = build_manifest(task, source, settings, engine, config, sources)
     store.write_manifest(manifest)
     status, warnings = "interrupted", []
     records = _records(task, source, settings, engine, prompts, pool, store)

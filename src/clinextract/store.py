@@ -6,6 +6,8 @@
       manifest.json                   how the run was made (written atomically)
       nlp-predictions-dataset.json    input order, written atomically at the end
       report.html                     the run report (report.py), holds report text
+      reviews.jsonl                   reviewers' decisions, appended (review.py); kept by
+                                      --overwrite: they are a person's work, not the model's
     <output-dir>/<run-name>/<task>-translations.jsonl   the --translate cache
 
 `RunFolder` names every file and reads them back (everyone who reads a run goes through
@@ -22,6 +24,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -29,14 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import DataSource, json_default
+from .data import DataSource, json_default, read_json_object
 from .errors import ConfigError
+from .schema import OutputSchema, load_schema
 from .settings import Settings
 
 RECORDS, MANIFEST, PREDICTIONS = "records.jsonl", "manifest.json", "nlp-predictions-dataset.json"
 STALE = "records.stale.jsonl"
 REPORT = "report.html"
-RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE, REPORT)
+REVIEWS = "reviews.jsonl"
+RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE, REPORT)  # what --overwrite removes
 RECORD_KEYS = ("row", "id", "text_sha", "status", "fields")  # what every record line has
 
 
@@ -100,6 +105,31 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]
             offset += len(line)
 
 
+def append_lines(path: Path, lines: Iterable[str]) -> None:
+    """Append JSON lines crash-safely, like the checkpoint: a half line left by a process
+    killed while writing is cut off first (else the next line would be glued to it), the
+    new lines go out in one write and are fsynced before this returns."""
+    data = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    if not data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _append_lock, path.open("a+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                fh.seek(0)
+                whole = fh.read()
+                fh.truncate(whole.rfind(b"\n") + 1)
+        fh.seek(0, os.SEEK_END)
+        fh.write(data.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+_append_lock = threading.Lock()  # threads of one process (the Studio's sessions) take turns
+
+
 def is_record(obj: dict[str, Any] | None) -> bool:
     return (
         obj is not None
@@ -139,6 +169,10 @@ class RunFolder:
     def report_path(self) -> Path:
         return self.path / REPORT
 
+    @property
+    def reviews_path(self) -> Path:
+        return self.path / REVIEWS
+
     def is_run(self) -> bool:
         return self.manifest_path.is_file()
 
@@ -163,6 +197,33 @@ class RunFolder:
                 assert rec is not None
                 out[rec["row"]] = rec
         return out
+
+    def schema(self) -> OutputSchema | None:
+        """The output schema the run was made with: the manifest's copy, else the task
+        file's schema when it is still the same (same hash); None when neither is there."""
+        manifest = self.manifest()
+        if isinstance(manifest.get("schema"), dict):
+            try:
+                return OutputSchema.from_json_schema(manifest["schema"], str(self.manifest_path))
+            except ConfigError:
+                return None
+        source = (manifest.get("task") or {}).get("source")
+        if not source or not Path(source).is_file():
+            return None
+        try:
+            spec = read_json_object(Path(source), "task file")
+            schema = load_schema(spec.get("Parser_Format"), Path(source).parent / "parsers", source)
+        except ConfigError:
+            return None
+        return schema if schema.hash == manifest.get("schema_hash") else None
+
+    def reviews(self) -> list[dict[str, Any]]:
+        """The reviewers' decisions in the order they were made (complete JSON object lines;
+        review.py checks their shape)."""
+        return [obj for _, _, obj in read_jsonl(self.reviews_path) if obj is not None]
+
+    def append_reviews(self, decisions: Iterable[dict[str, Any]]) -> None:
+        append_lines(self.reviews_path, (dumps(d) for d in decisions))
 
     def predictions(self) -> list[dict[str, Any]] | None:
         """The predictions file (input order), or None when the run has not written it."""
