@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic studio
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet]'
+	$(BIN)/python -m pip install -q -e '.[dev,studio,dragon,parquet,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -43,6 +43,12 @@ bench-quick: $(STAMP)
 
 bench-report: $(STAMP)
 	$(BIN)/python bench/report_size.py
+
+bench-ray: $(STAMP)
+	$(BIN)/python bench/ray_scaling.py
+
+bench-examples: $(STAMP)
+	$(BIN)/python bench/examples_sweep.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py

@@ -10,11 +10,13 @@ file. Nothing here says anything about model speed.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from clinextract.engines.base import Completion, Engine, Request
 from clinextract.messages import render_completion_prompt
+from clinextract.settings import Settings
 
 ANSWER = {
     "onderzoek": "CT",
@@ -45,3 +47,31 @@ class InstantEngine(Engine):
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "model": "none (instant fake)"}
+
+
+class SleepingEngine(InstantEngine):
+    """A fake server of fixed latency: each of `capacity` slots answers a request after
+    `latency` seconds of sleeping (no CPU), like a remote GPU server would. What a pool
+    of these achieves measures only how well requests are spread, not any model."""
+
+    name = "sleeping-fake"
+
+    def __init__(self, latency: float, capacity: int = 4):
+        super().__init__(capacity)
+        self.latency = latency
+        self._slots = ThreadPoolExecutor(capacity, thread_name_prefix="sleeping-fake")
+
+    def submit(self, request: Request) -> Future[Completion]:
+        answer = super().submit(request).result()
+        return self._slots.submit(lambda: (time.sleep(self.latency), answer)[1])
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.name, "model": "none (sleeping fake)", "latency_s": self.latency}
+
+    def close(self) -> None:
+        self._slots.shutdown(wait=False, cancel_futures=True)
+
+
+def sleeping_engine(latency: float, settings: Settings) -> SleepingEngine:
+    """A Ray worker's engine in the bench (`partial(sleeping_engine, latency)`)."""
+    return SleepingEngine(latency, settings.parallel)

@@ -24,27 +24,40 @@ def gold_value(field: str, cell: str):
     return cell
 
 
+def gold() -> dict[str, dict]:
+    """uid → the gold value of each field."""
+    with GOLD.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return {r["uid"]: {f: gold_value(f, c) for f, c in r.items() if f != "uid"} for r in rows}
+
+
+def matches(field: str, want, got) -> bool:
+    if field == "bevindingen":  # any overlap of terms, case-insensitive
+        if not want:
+            return got == []
+        return bool({w.lower() for w in want} & {x.lower() for x in got or []})
+    if field == "grootste_nodus_mm" and want is not None and got is not None:
+        return abs(want - got) < 0.51
+    return want == got
+
+
+def agreement(predictions: dict[str, dict]) -> dict[str, float]:
+    """Per field, the share of gold reports the predictions (by uid) got right."""
+    truth = gold()
+    fields = list(next(iter(truth.values())))
+    return {
+        f: sum(matches(f, t[f], (predictions.get(uid) or {}).get(f)) for uid, t in truth.items())
+        / len(truth)
+        for f in fields
+    }
+
+
 def main(path: str) -> None:
     predictions = {r["uid"]: r for r in json.loads(Path(path).read_text(encoding="utf-8"))}
-    with GOLD.open(encoding="utf-8") as fh:
-        gold = list(csv.DictReader(fh))
-    fields = [f for f in gold[0] if f != "uid"]
-    print(f"agreement with the gold labels ({len(gold)} reports):")
-    for field in fields:
-        hits = 0
-        for g in gold:
-            want, got = gold_value(field, g[field]), predictions[g["uid"]].get(field)
-            if field == "bevindingen":  # any overlap of terms, case-insensitive
-                hits += (
-                    bool({w.lower() for w in want} & {x.lower() for x in got or []})
-                    if want
-                    else got == []
-                )
-            elif field == "grootste_nodus_mm" and want is not None and got is not None:
-                hits += abs(want - got) < 0.51
-            else:
-                hits += want == got
-        print(f"  {field:24s} {hits / len(gold):6.1%}")
+    shares = agreement(predictions)
+    print(f"agreement with the gold labels ({len(gold())} reports):")
+    for field, share in shares.items():
+        print(f"  {field:24s} {share:6.1%}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ import pytest
 
 @pytest.fixture
 def cli_env() -> dict[str, str]:
+    return cli_environment()
+
+
+def cli_environment() -> dict[str, str]:
     """Environment for CLI subprocesses: the venv's scripts first, quiet rich output."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

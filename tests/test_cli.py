@@ -126,3 +126,17 @@ def test_parquet_without_pyarrow_is_one_line_naming_the_extra(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     with pytest.raises(MissingExtra, match=r"clinextract\[parquet\]"):
         DataSource(tmp_path / "r.parquet", "text")
+
+
+def test_num_examples_is_auto_or_a_number(workdir, cli_env):
+    proc = run(["--task-id", "1", "--num-examples", "some"], workdir, cli_env)
+    assert proc.returncode == 2 and "'some' is not a number or auto" in proc.stderr
+    proc = run(["--task-id", "1", "--num-examples", "-1"], workdir, cli_env)
+    assert proc.returncode == 2
+    assert "--num-examples: expected a number of examples" in one_error_line(proc)
+    # accepted: the run gets as far as the (missing) model file
+    for value in ("auto", "AUTO", "2"):
+        proc = run(
+            ["--task-id", "1", "--num-examples", value, "--model", "x.gguf"], workdir, cli_env
+        )
+        assert proc.returncode == 2 and "model file not found" in one_error_line(proc)

@@ -87,12 +87,15 @@ FIELDS = (
 
 
 def test_example_end_to_end_with_few_shot(tmp_path, cli_env):
+    """No example options: the task's Example_Path is used (auto), as a run given the
+    same number explicitly."""
     data = example_subset(tmp_path, 8)
-    args = ["--data-dir", data, "--example-dir", data, "--output-dir", "out"]
-    args += ["--num-examples", "2", "--parallel", "4"]
+    args = ["--data-dir", data, "--example-dir", data, "--output-dir", "out", "--parallel", "4"]
     proc = run_cli(args, tmp_path, cli_env)
     assert proc.returncode == 0, proc.stderr
     assert "8 rows" in proc.stdout and "docs/s" in proc.stdout
+    examples = data / "radiology_examples.json"
+    assert f"3 examples per report from {examples}" in proc.stdout
     out, rows = predictions(tmp_path), input_rows(data)
     assert len(out) == len(rows)
     allowed = {"CT thorax", "X-thorax", "echo abdomen", "MRI hersenen", "CT abdomen"}
@@ -118,8 +121,10 @@ def test_example_end_to_end_with_few_shot(tmp_path, cli_env):
     assert manifest["status"] == "complete"
     assert manifest["engine"]["model"] == "gemma-3-270m-q4_k_m.gguf"
     assert len(manifest["engine"]["model_sha256"]) == 64
-    # the same command again recomputes nothing
-    again = run_cli(args, tmp_path, cli_env)
+    assert manifest["examples"]["num_examples"] == 3
+    assert manifest["examples"]["source"] == str(examples)
+    # the count given explicitly is the same run: nothing is recomputed, same answers
+    again = run_cli([*args, "--num-examples", "3"], tmp_path, cli_env)
     assert again.returncode == 0 and "8 reused" in again.stdout
     assert predictions(tmp_path) == out
 
@@ -173,11 +178,8 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, cli_e
 
 def test_tiny_token_limit_gives_nulls_with_errors(tmp_path, cli_env):
     data = example_subset(tmp_path, 3)
-    proc = run_cli(
-        ["--data-dir", data, "--output-dir", "out", "--max-tokens", "3", "--parallel", "2"],
-        tmp_path,
-        cli_env,
-    )
+    args = ["--data-dir", data, "--output-dir", "out", "--max-tokens", "3", "--parallel", "2"]
+    proc = run_cli([*args, "--num-examples", "0"], tmp_path, cli_env)
     assert proc.returncode == 0  # failed extractions are data, not a crash
     out = predictions(tmp_path)
     assert [r["status"] for r in out] == ["failure"] * 3

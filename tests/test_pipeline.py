@@ -208,3 +208,28 @@ def test_rows_that_failed_for_a_passing_reason_run_again_on_resume(tmp_path):
     [second] = run_task(TASK, settings(tmp_path), source=source(3), engine=engine)
     assert second.reused == 0 and len(engine.requests) == 3
     assert [r["status"] for r in predictions(second)] == ["success"] * 3
+
+
+def test_the_manifest_and_summary_say_which_examples_were_used(tmp_path):
+    examples = tmp_path / "examples.jsonl"
+    examples.write_text(
+        "".join(
+            json.dumps({"input": f"woord {i}", "output": {"lengte": 7, "woord": "woord"}}) + "\n"
+            for i in range(5)
+        )
+    )
+    task = Task("Task009_fake", "Tel de letters.", "text", SCHEMA, example_path=examples)
+    engine = FakeEngine(answer_length)
+    [auto] = run_task(task, settings(tmp_path), source=source(6), engine=engine)
+    assert (auto.num_examples, auto.examples_source) == (3, str(examples))
+    assert all(len(r.messages) == 1 + 2 * 3 + 1 for r in engine.requests)
+    shown = json.loads((auto.run_dir / "manifest.json").read_text())["examples"]
+    assert shown["num_examples"] == 3 and shown["source"] == str(examples)
+    assert shown["requested"] == "auto" and shown["available"] == 5
+    # "auto" and the number it stood for are the same run: nothing is recomputed
+    [same] = run_task(task, settings(tmp_path, num_examples=3), source=source(6), engine=engine)
+    assert same.reused == 6
+    [off] = run_task(task, settings(tmp_path, num_examples=0), source=source(6), engine=engine)
+    assert off.reused == 0 and off.num_examples == 0 and off.examples_source is None
+    shown = json.loads((off.run_dir / "manifest.json").read_text())["examples"]
+    assert shown["num_examples"] == 0 and shown["source"] is None

@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from .cli_common import err_console, out_console, run_guarded, settings_from, settings_options
+from .cli_common import (
+    err_console,
+    log_lines,
+    out_console,
+    run_guarded,
+    settings_from,
+    settings_options,
+)
 from .errors import ConfigError, MissingExtra
 from .store import RunFolder
 from .version import __version__
@@ -29,6 +36,9 @@ LAZY_COMMANDS = {
     "serve": ("clinextract.serve:serve_cmd", None),
     "dragon": ("clinextract.dragon.cli:dragon_group", "dragon"),
     "studio": ("clinextract.studio.launch:studio_cmd", "studio"),
+    "review": ("clinextract.cli_review:review_group", None),
+    "export": ("clinextract.cli_review:export_cmd", None),
+    "evaluate": ("clinextract.cli_review:evaluate_cmd", None),
 }
 
 
@@ -112,9 +122,8 @@ def _run(task_ref: str | None, task_id: int | None, show: int, options: dict[str
     if task_ref is not None and task_id is not None:
         raise ConfigError("give a task file or --task-id, not both")
     task = load_task(task_ref if task_ref is not None else task_id, settings)
-    with ProgressPrinter(
-        err_console, verbose=settings.verbose, log_text=settings.log_text
-    ) as printer:
+    printer = ProgressPrinter(err_console, verbose=settings.verbose, log_text=settings.log_text)
+    with printer, log_lines(printer.status):
         summaries = run_task(task, settings, on_progress=printer.update, on_status=printer.status)
     for summary in summaries:
         print_summary(summary)
@@ -153,6 +162,7 @@ def print_summary(summary: Any) -> None:
         + f"[{'red' if summary.failures else 'green'}]{summary.failures} failure"
         f"[/{'red' if summary.failures else 'green'}]"
         + (f", {summary.reused} reused from an earlier run" if summary.reused else "")
+        + f" · {examples_used(summary)}"
         + f" · {summary.docs_per_s:.2f} docs/s · {summary.tokens_per_s:.1f} output tokens/s"
         f" · {summary.seconds:.1f} s",
         highlight=False,
@@ -164,6 +174,12 @@ def print_summary(summary: Any) -> None:
     report = RunFolder(summary.run_dir).report_path
     if report.exists():
         out_console.print(f"  run report (open in a browser): {report}", highlight=False)
+
+
+def examples_used(summary: Any) -> str:
+    if not summary.num_examples:
+        return "no few-shot examples"
+    return f"{summary.num_examples} examples per report from {summary.examples_source}"
 
 
 def print_records(path: Path, n: int) -> None:

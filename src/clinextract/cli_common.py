@@ -7,10 +7,12 @@ Used by `clinextract run` (cli.py) and by the commands that live in their own mo
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,32 @@ out_console = Console(soft_wrap=True)  # paths and summaries stay on one line
 # --- options generated from Settings ----------------------------------------------------
 
 
+class NumberOrWord(click.ParamType):
+    """A whole number or one of a few words, e.g. `--num-examples auto|N`."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        self.name = "|".join([*words, "N"])
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        word = str(value).strip().lower()
+        if word in self.words:
+            return word
+        try:
+            return int(word)
+        except ValueError:
+            self.fail(f"{value!r} is not a number or {' / '.join(self.words)}", param, ctx)
+
+
 def _click_type(annotation: Any) -> tuple[Any, bool]:
     """(click type, multiple) for a Settings field annotation."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         return _click_type(args[0])
+    words = [str(w) for a in args if typing.get_origin(a) is typing.Literal for w in a.__args__]
+    if origin in (typing.Union, types.UnionType) and int in args and words:
+        return NumberOrWord(words), False
     if origin is list:
         return _click_type(args[0])[0], True
     if origin is typing.Literal:
@@ -90,6 +112,35 @@ def settings_from(options: dict[str, Any], **extra: Any) -> Settings:
         if not err["loc"]:  # a check across fields, e.g. the model file
             raise ConfigError(message) from exc
         raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {message}") from exc
+
+
+# --- what the layers below say while a command runs ---------------------------------------
+
+
+class _LineHandler(logging.Handler):
+    def __init__(self, say: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(record.getMessage())
+
+
+@contextmanager
+def log_lines(say: Callable[[str], None]) -> Iterator[None]:
+    """While a command runs, what clinextract's own loggers report (the Ray pool: its
+    workers, a worker that died and came back) is shown as one line each via `say`."""
+    logger = logging.getLogger("clinextract")
+    handler, level, propagate = _LineHandler(say), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 # --- error handling shared by every command ---------------------------------------------

@@ -27,7 +27,9 @@ def review_group() -> None:
 @review_group.command("export")
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--output", "-o", type=FILE, required=True, help="gold.csv or gold.json (.jsonl).")
-@click.option("--reviewer", default=None, help="Only this reviewer's decisions (default: anyone's latest).")
+@click.option(
+    "--reviewer", default=None, help="Only this reviewer's decisions (default: anyone's latest)."
+)
 def review_export_cmd(run_dir: Path, output: Path, reviewer: str | None) -> None:
     """Write the reviewed values of RUN_DIR per id as a gold file (unreviewed fields absent)."""
     run_guarded(lambda: _review_export(run_dir, output, reviewer))
@@ -52,7 +54,9 @@ def _review_export(run_dir: Path, output: Path, reviewer: str | None) -> int:
 @click.argument("run_dir", type=RUN_DIR)
 @click.argument("file", type=FILE)
 @click.option("--reviewer", required=True, help="Whose labels these are.")
-@click.option("--id-field", default=None, help="The file's id column (default: the run's, id, uid).")
+@click.option(
+    "--id-field", default=None, help="The file's id column (default: the run's, id, uid)."
+)
 def review_import_cmd(run_dir: Path, file: Path, reviewer: str, id_field: str | None) -> None:
     """Existing labels (gold CSV or JSON, a Label Studio export) become decisions in RUN_DIR."""
     run_guarded(lambda: _review_import(run_dir, file, reviewer, id_field))
@@ -158,8 +162,16 @@ def _export(run_dir: Path, fmt: str, output: Path) -> int:
     help="A gold file (CSV/JSON/Label Studio) or a run folder whose reviews are the gold.",
 )
 @click.option("--id-field", default=None, help="The gold file's id column.")
-@click.option("--output", "-o", type=FILE, default=None, help="Also write the scores (.csv or .json).")
-@click.option("--resamples", type=click.IntRange(0), default=1000, show_default=True, help="Bootstrap resamples for the 95 % intervals (0: none).")
+@click.option(
+    "--output", "-o", type=FILE, default=None, help="Also write the scores (.csv or .json)."
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the 95 % intervals (0: none).",
+)
 def evaluate_cmd(
     run_dirs: tuple[Path, ...],
     gold_source: Path,

@@ -100,7 +100,10 @@ def report_texts(review: RunReview, items: list[dict[str, Any]]) -> dict[int, st
 
 def _flat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in i.items()}
+        {
+            k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+            for k, v in i.items()
+        }
         for i in items
     ]
 
@@ -149,7 +152,12 @@ def _span_results(
             "from_name": EVIDENCE,
             "to_name": TEXT,
             "type": "labels",
-            "value": {"start": start, "end": end, "text": text[start:end], "labels": [label(path)]},
+            "value": {
+                "start": start,
+                "end": end,
+                "text": text[start:end],
+                "labels": [label(path)],
+            },
         }
         score = confidence_of(confidence, path)
         if score is not None:
@@ -197,7 +205,9 @@ def _control_value(value: Any, column: Column) -> tuple[str, dict[str, Any]] | N
 
 
 def _control(column: Column) -> str:
-    if column.kind in ("choice", "yes/no") or (column.kind == "list" and column.item_kind == "choice"):
+    if column.kind in ("choice", "yes/no") or (
+        column.kind == "list" and column.item_kind == "choice"
+    ):
         return "Choices"
     if column.kind in ("number", "integer"):
         return "Number"

@@ -84,7 +84,10 @@ def read_gold(
             spelled = any(row.columns[c].strip() == NULL_CELL for row in source for c in wanted)
             empty = "skip" if spelled else "null"
         rows = (
-            (row.id, {c: row.columns[c] for c in wanted if empty == "null" or row.columns[c].strip()})
+            (
+                row.id,
+                {c: row.columns[c] for c in wanted if empty == "null" or row.columns[c].strip()},
+            )
             for row in source
         )
     else:

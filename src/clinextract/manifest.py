@@ -8,6 +8,7 @@ from typing import Any
 
 from .data import DataSource
 from .engines import Engine
+from .examples import FewShot
 from .settings import Settings, stable_hash
 from .task import Task
 from .version import __version__
@@ -23,13 +24,11 @@ def build_manifest(
     settings: Settings,
     engine: Engine,
     config: dict[str, Any],
-    example_sources: list[dict[str, Any]] | None = None,
+    shots: FewShot,
 ) -> dict[str, Any]:
     """What `manifest.json` records at the start: enough to say how a run was made and to
     redo it. `config` is what the run's records are keyed by (its hash is the resume
-    key); the prompt, schema and examples hashes are read from it. `example_sources`:
-    where the few-shot pool's examples came from (the example file, and per
-    `--examples-from` run its reviews file, how many records and which ids)."""
+    key); the prompt, schema and examples hashes are read from it."""
     return {
         "tool": "clinextract",
         "version": __version__,
@@ -46,11 +45,16 @@ def build_manifest(
         "prompt_hash": config["prompt"],
         "schema_hash": config["schema"],
         "schema": task.schema.json_schema,  # a run folder says what its fields are
-        "examples": {
+        "examples": {  # what each report was given: `num_examples` as used, from `source`
+            "num_examples": shots.per_report,
+            "source": shots.source,
+            "requested": settings.num_examples,
+            "available": len(shots.pool) if shots.pool is not None else 0,
             "path": str(task.example_path) if task.example_path else None,
             "hash": config["examples"],
-            "num_examples": settings.num_examples,
-            "sources": list(example_sources or []),
+            # per origin: the example file, in memory, or a run's reviews.jsonl (--examples-from)
+            # with its run folder, how many records and which ids
+            "sources": list(shots.pool.sources) if shots.pool is not None else [],
         },
         "engine": engine.describe(),
         "decoding": {

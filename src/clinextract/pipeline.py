@@ -23,7 +23,7 @@ from typing import Any
 from .data import DataSource, Row, as_text
 from .engines import Completion, Engine, Request, create_engine
 from .errors import ClinextractError, ConfigError, InternalError
-from .examples import ExamplePool
+from .examples import ExamplePool, FewShot, few_shot
 from .grounding import CONFIDENCE_TOP_K, ground
 from .manifest import build_manifest, finish_manifest
 from .prompting import PromptBuilder
@@ -113,10 +113,17 @@ class RunSummary:
     prompt_tokens: int
     completion_tokens: int
     warnings: list[str] = field(default_factory=list)
+    num_examples: int = 0  # few-shot examples per report, as used
+    examples_source: str | None = None  # where they came from (a file, "in memory")
 
     @classmethod
     def of(
-        cls, task: str, folder: RunFolder, progress: Progress, warnings: list[str] | None = None
+        cls,
+        task: str,
+        folder: RunFolder,
+        progress: Progress,
+        warnings: list[str] | None = None,
+        shots: FewShot | None = None,
     ) -> RunSummary:
         return cls(
             task=task,
@@ -133,6 +140,8 @@ class RunSummary:
             prompt_tokens=progress.prompt_tokens,
             completion_tokens=progress.completion_tokens,
             warnings=list(warnings or []),
+            num_examples=shots.per_report if shots else 0,
+            examples_source=shots.source if shots else None,
         )
 
 
@@ -151,12 +160,14 @@ def run_task(
     *,
     source: DataSource | None = None,
     engine: Engine | None = None,
+    pool: ExamplePool | None = None,
     on_progress: ProgressCallback | None = None,
     on_status: Callable[[str], None] | None = None,
     should_stop: StopCheck | None = None,
 ) -> list[RunSummary]:
     """Run a task `settings.n_runs` times; returns one summary per run.
 
+    `pool`: few-shot examples given in memory, instead of the task's Example_Path.
     `should_stop` is polled after each finished row (and before each run); when it
     returns True the run stops cooperatively with `RunCancelled`."""
     say = on_status or (lambda message: None)
@@ -165,7 +176,8 @@ def run_task(
             raise ConfigError(f"{task.source or task.name}: no Data_Path and no data given")
         source = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
     check_columns(task, source)
-    pool = example_pool(task, settings)
+    shots = few_shot(task, settings.num_examples, pool, reviewed_pools(task, settings))
+    say(f"few-shot examples: {shots.describe()}")
     own_engine = engine is None
     if own_engine:
         say(f"starting the {settings.engine} engine ...")
@@ -188,7 +200,7 @@ def run_task(
                     run_settings,
                     engine,
                     folder,
-                    pool,
+                    shots,
                     on_progress,
                     say,
                     should_stop=should_stop,
@@ -200,25 +212,10 @@ def run_task(
             engine.close()
 
 
-def example_pool(task: Task, settings: Settings) -> ExamplePool | None:
-    """The few-shot pool: the task's Example_Path and the fully reviewed records of every
-    `--examples-from` run, each validated against the task's schema."""
-    if settings.num_examples <= 0:
-        if settings.examples_from:
-            raise ConfigError("--examples-from needs --num-examples K (examples per report)")
-        return None
-    pools = []
-    if task.example_path is not None:
-        pools.append(ExamplePool.load(task.example_path, task.schema))
-    for run in settings.examples_from:
-        examples, origin = reviewed_examples(run, task.schema)
-        pools.append(ExamplePool(examples, [origin]))
-    if not pools:
-        raise ConfigError(
-            f"--num-examples {settings.num_examples} needs an Example_Path in the task file "
-            f"({task.source or task.name}) or --examples-from RUN_DIR"
-        )
-    return pools[0] if len(pools) == 1 else ExamplePool.joined(pools)
+def reviewed_pools(task: Task, settings: Settings) -> list[ExamplePool]:
+    """One pool per `--examples-from` run: its fully reviewed records, validated against
+    the task's schema (few_shot joins them to the task's own examples)."""
+    return [reviewed_examples(run, task.schema) for run in settings.examples_from]
 
 
 def check_columns(task: Task, source: DataSource) -> None:
@@ -237,21 +234,25 @@ def run_once(
     settings: Settings,
     engine: Engine,
     folder: RunFolder | Path,
-    pool: ExamplePool | None = None,
+    pool: FewShot | ExamplePool | None = None,
     on_progress: ProgressCallback | None = None,
     say: Callable[[str], None] = lambda message: None,
     *,
     should_stop: StopCheck | None = None,
 ) -> RunSummary:
+    """One run into `folder`. `pool`: the examples as resolved by `few_shot`, or a pool
+    from which `settings.num_examples` are taken per report (DRAGON's own pools)."""
     folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    shots = pool if isinstance(pool, FewShot) else FewShot.of(pool, settings.num_examples)
     prompts = PromptBuilder(task.description, task.schema)
     config = {
         **settings.output_config(),
+        "num_examples": shots.per_report,  # "auto" and the number it stands for: one run
         "model": engine.model_id,
         "prompt": prompts.hash,
         "schema": task.schema.hash,
         "input_field": task.input_field,
-        "examples": pool.hash if pool else None,
+        "examples": shots.hash,
         **({"top_logprobs": task.top_logprobs} if task.top_logprobs else {}),
     }
     store = RunStore(folder, stable_hash(config), overwrite=settings.overwrite)
@@ -268,11 +269,10 @@ def run_once(
         )
     if store.finished_rows:
         say(f"{folder.path}: resuming, {store.finished_rows} rows already done")
-    sources = pool.sources if pool else []
-    manifest = build_manifest(task, source, settings, engine, config, sources)
+    manifest = build_manifest(task, source, settings, engine, config, shots)
     store.write_manifest(manifest)
     status, warnings = "interrupted", []
-    records = _records(task, source, settings, engine, prompts, pool, store)
+    records = _records(task, source, settings, engine, prompts, shots, store)
     try:
         for record, text in records:
             if not record.get("reused"):
@@ -298,7 +298,7 @@ def run_once(
             write_report(folder)
         except ConfigError as exc:  # the run itself is complete and on disk
             say(f"{exc}; write it again with `clinextract report {folder.path}`")
-    return RunSummary.of(task.name, folder, progress, warnings)
+    return RunSummary.of(task.name, folder, progress, warnings, shots)
 
 
 def _count(progress: Progress, record: dict[str, Any]) -> None:
@@ -331,7 +331,7 @@ def _records(
     settings: Settings,
     engine: Engine,
     prompts: PromptBuilder,
-    pool: ExamplePool | None,
+    shots: FewShot,
     store: RunStore,
 ) -> Generator[tuple[dict[str, Any], str], None, None]:
     """(finished record, its report text), in the order they finish."""
@@ -382,9 +382,8 @@ def _records(
                 heapq.heappush(pending, (-len(row.text), row.index, row))
             while pending and len(in_flight) < window:
                 row = heapq.heappop(pending)[2]
-                examples = pool.select(row.text, settings.num_examples) if pool else ()
                 request = Request(
-                    prompts.messages(row.text, examples),
+                    prompts.messages(row.text, shots.select(row.text)),
                     task.schema.grammar_schema,
                     settings.max_tokens,
                     settings.temperature,

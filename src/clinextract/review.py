@@ -29,7 +29,7 @@ from typing import Any
 
 from .columns import Column, canonical, column_value, problem, same, schema_columns, unflatten
 from .errors import ConfigError
-from .examples import Example, compact_json
+from .examples import Example, ExamplePool, compact_json
 from .gold import Gold, read_gold
 from .schema import OutputSchema
 from .settings import stable_hash
@@ -199,9 +199,7 @@ def guessed_columns(fields: Iterable[dict[str, Any]]) -> list[Column]:
 
     for f in fields:
         walk(f, "")
-    return [
-        Column(p, k.pop() if len(k) == 1 else "json", nullable=True) for p, k in kinds.items()
-    ]
+    return [Column(p, k.pop() if len(k) == 1 else "json", nullable=True) for p, k in kinds.items()]
 
 
 def _kind_of_value(value: Any) -> str:
@@ -248,7 +246,9 @@ def stats(review: RunReview) -> list[FieldStats]:
             rows = sorted(set(per_reviewer[a]) & set(per_reviewer[b]))
             if rows:
                 shared += len(rows)
-                k = cohens_kappa([per_reviewer[a][r] for r in rows], [per_reviewer[b][r] for r in rows])
+                k = cohens_kappa(
+                    [per_reviewer[a][r] for r in rows], [per_reviewer[b][r] for r in rows]
+                )
                 if k is not None:
                     kappas.append(k)
         accepted = sum(d.action == ACCEPT for d in decisions)
@@ -286,12 +286,11 @@ def cohens_kappa(a: list[str], b: list[str]) -> float | None:
 # --- examples from reviews ------------------------------------------------------------------------
 
 
-def reviewed_examples(
-    source: Path, schema: OutputSchema
-) -> tuple[list[Example], dict[str, Any]]:
-    """The few-shot examples a run's reviews give for a task with `schema`: every record
+def reviewed_examples(source: Path, schema: OutputSchema) -> ExamplePool:
+    """The few-shot pool a run's reviews give for a task with `schema`: every record
     with a decision on each of the schema's fields (its report text and reviewed values,
-    validated against the schema). Also what the manifest records about them."""
+    validated against the schema). Its `sources` say what the manifest records: the
+    reviews file, the run folder, how many records and which ids."""
     review = RunReview(source, schema)
     rows = review.fully_reviewed()
     if not rows:
@@ -320,13 +319,14 @@ def reviewed_examples(
     if not examples:
         raise ConfigError(f"{review.folder.path}: the reviewed records' report texts are gone")
     origin = {
+        "source": "reviews",
         "reviews": str(review.folder.reviews_path),
         "run": str(review.folder.path),
         "count": len(examples),
         "ids": ids,
         "hash": stable_hash([(e.input, e.output) for e in examples]),
     }
-    return examples, origin
+    return ExamplePool(examples, f"reviews of {review.folder.path}", [origin])
 
 
 def _report_texts(folder: RunFolder, rows: list[int]) -> dict[int, str]:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from .errors import ConfigError
 
 EngineName = Literal["embedded", "ollama", "openai"]  # = engines.ENGINES (a test checks)
+ExecutorName = Literal["local", "ray"]  # = engines.EXECUTORS (a test checks)
+AUTO = "auto"  # num_examples: the task's examples decide (examples.few_shot)
 
 
 def _flags(*names: str) -> dict[str, Any]:
@@ -181,11 +183,11 @@ class Settings(BaseModel):
         "truncated answer is retried once with twice the budget.",
         json_schema_extra=_flags("--max-tokens", "--num_predict", "--num-predict"),
     )
-    num_examples: int = Field(
-        0,
-        ge=0,
-        description="Few-shot examples per report, the most "
-        "similar ones by BM25 from the task's Example_Path.",
+    num_examples: int | Literal["auto"] = Field(
+        AUTO,
+        description="Few-shot examples per report, the most similar ones by BM25 from the "
+        "task's Example_Path: auto = up to 3 when the task has examples, else none; "
+        "0 = none.",
         json_schema_extra=_flags("--num-examples", "--num_examples"),
     )
 
@@ -236,6 +238,36 @@ class Settings(BaseModel):
         json_schema_extra=_flags("--review-below"),
     )
 
+    # --- scale-out: the same run over a Ray cluster (docs/scale.md) ---------------------
+    # None of these change what the model answers (not in output_config): a run started
+    # locally resumes on Ray and the other way round.
+    executor: ExecutorName = Field(
+        "local",
+        description="local (this process) or ray: the same run over a pool of Ray "
+        "workers, each holding one engine (the 'ray' extra).",
+        json_schema_extra=_flags("--executor"),
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join: host:port, or 'auto' for the one started on "
+        "this machine with `ray start` (default: $RAY_ADDRESS, else a private Ray on "
+        "this machine for this run, listening on 127.0.0.1 only).",
+        json_schema_extra=_flags("--ray-address"),
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        description="Ray workers (actors), each with its own engine: --parallel slots "
+        "for the embedded engine, --concurrency requests for a server.",
+        json_schema_extra=_flags("--workers"),
+    )
+    worker_cpus: int = Field(
+        1,
+        ge=1,
+        description="CPUs each Ray worker reserves; the embedded engine's threads.",
+        json_schema_extra=_flags("--worker-cpus"),
+    )
+
     # --- the review loop: reviewed records as examples ---------------------------------
     # (in the resume key through the examples pool's hash, not as paths)
     examples_from: list[Path] = Field(
@@ -250,6 +282,19 @@ class Settings(BaseModel):
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [value]
+        return value
+
+    @field_validator("num_examples", mode="before")
+    @classmethod
+    def _examples_count(cls, value: Any) -> Any:
+        """'auto' or a whole number >= 0; "3" (a form, a flag) is 3."""
+        word = value.strip().lower() if isinstance(value, str) else None
+        if word == AUTO:
+            return AUTO
+        if word is not None and word.isdecimal():
+            return int(word)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"expected a number of examples (0 = none) or 'auto', got {value!r}")
         return value
 
     @model_validator(mode="after")

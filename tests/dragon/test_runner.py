@@ -281,3 +281,17 @@ def test_balanced_pool_alternates_answers_and_keeps_the_most_similar():
     assert balanced.hash != plain.hash  # a different selection is a different config
     tight = BudgetPool(examples, TokenCounter(), budget=30)
     assert len(tight.select("lesion", 3)) < 3 and tight.given < tight.asked
+
+
+def test_dragon_makes_its_own_choice_of_examples_for_auto(tmp_path, settings, synthetic_job):
+    """`num_examples` "auto" (the default) means DRAGON's own number, not the generic one."""
+    from clinextract.dragon.runner import DRAGON_NUM_EXAMPLES, SIDECAR
+
+    assert settings.num_examples == "auto"
+    engine = FakeEngine(schema_answer, threaded=False)
+    job = synthetic_job("Task102_Example_sl_mc_clf")
+    result = run_job(job, settings, engine, tmp_path / "out", limit=3)
+    sidecar = json.loads((result.summary.run_dir / SIDECAR).read_text())
+    assert sidecar["examples"]["per_case"] == DRAGON_NUM_EXAMPLES
+    shown = {len(r.messages) for r in engine.requests}
+    assert shown == {2 + 2 * DRAGON_NUM_EXAMPLES}

@@ -138,3 +138,49 @@ def test_cancel_stops_the_run_and_keeps_it_resumable(monkeypatch, tmp_path: Path
     assert not (
         tmp_path / "output" / "run" / "Task001_sides-run0" / "nlp-predictions-dataset.json"
     ).exists()
+
+
+def add_examples(task_path: Path, folder: Path, n: int = 4) -> Path:
+    """Give the task an Example_Path with n examples (in the workspace's example folder)."""
+    examples = folder / "side_examples.json"
+    rows = [
+        {"input": f"{side} lung: nodule.", "output": {"side": side}} for side in ("left", "right")
+    ]
+    examples.write_text(json.dumps((rows * n)[:n]), encoding="utf-8")
+    spec = json.loads(task_path.read_text(encoding="utf-8"))
+    task_path.write_text(json.dumps({**spec, "Example_Path": examples.name}), encoding="utf-8")
+    return examples
+
+
+def examples_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Few-shot examples: "))
+
+
+def test_the_page_shows_how_many_examples_a_run_will_use(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from clinextract import pipeline
+    from tests.fakes import FakeEngine, ok
+
+    at = run_page(monkeypatch, tmp_path)
+    assert examples_caption(at) == "Few-shot examples: none (auto: the task has no examples)"
+    examples = add_examples(tmp_path / "tasks" / "Task001_sides.json", tmp_path / "data")
+    at.run()
+    assert examples_caption(at) == (
+        f"Few-shot examples: 3 per report (auto) from {examples} (4 in all)"
+    )
+    at.text_input(key="run.num_examples").input("1").run()
+    assert examples_caption(at).startswith("Few-shot examples: 1 per report from")
+    at.text_input(key="run.num_examples").input("many").run()
+    assert "expected a number of examples (0 = none) or 'auto'" in examples_caption(at)
+
+    # a run with no example settings (auto) uses them, as the manifest says
+    engine = FakeEngine(lambda request: ok('{"side":"left","malignant":null}'))
+    monkeypatch.setattr(pipeline, "create_engine", lambda settings: engine)
+    at.text_input(key="run.num_examples").input("auto").run()
+    start(at)
+    wait_until_finished(at, timeout=60)
+    manifest = json.loads(
+        (tmp_path / "output" / "run" / "Task001_sides-run0" / "manifest.json").read_text()
+    )
+    assert manifest["examples"]["num_examples"] == 3
+    assert manifest["examples"]["source"] == str(examples)
+    assert all(len(r.messages) == 1 + 2 * 3 + 1 for r in engine.requests)

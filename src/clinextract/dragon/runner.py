@@ -21,7 +21,7 @@ from ..engines import Engine
 from ..errors import ConfigError
 from ..pipeline import ProgressCallback, RunSummary, run_once
 from ..prompting import PromptBuilder
-from ..settings import Settings
+from ..settings import AUTO, Settings
 from ..store import RunFolder, write_json
 from ..task import Task
 from .adapters import Adapter, make_adapter
@@ -32,6 +32,9 @@ from .jobs import PREDICTIONS, Job
 INPUT = "report"
 RUN_DIR = "run"
 SIDECAR = "dragon.json"
+# DRAGON chooses its own number of examples per case: `num_examples` "auto" (the
+# default elsewhere: up to 3 from the task's examples) means this for a DRAGON job.
+DRAGON_NUM_EXAMPLES = 0
 
 
 @dataclass
@@ -63,6 +66,8 @@ def run_job(
     """Run one job; writes `<output>/<job>/nlp-predictions-dataset.json`."""
     # DRAGON scores labels, and its reports may be cut to fit: no evidence spans here
     settings = settings.model_copy(update={"evidence": "off"})
+    if settings.num_examples == AUTO:
+        settings = settings.model_copy(update={"num_examples": DRAGON_NUM_EXAMPLES})
     count = count or TokenCounter(engine)
     instruction = instruction_for(job.task_name, job.label_name)
     adapter = make_adapter(job, instruction)

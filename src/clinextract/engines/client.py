@@ -40,6 +40,7 @@ import httpx
 from ..errors import ConfigError, EngineError
 from ..settings import Settings
 from .base import Completion, Engine, Request
+from .common import cancel_other_tasks
 from .faults import (
     REQUEST_STATUSES,
     RETRY_STATUSES,
@@ -214,11 +215,7 @@ class ServerEngine(Engine):
             )
 
     async def _shutdown(self) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_other_tasks()
         for server in self.servers:
             if server.client is not None:
                 await server.client.aclose()

@@ -1,10 +1,12 @@
 """What every engine needs the same way: the grammar text for a schema, a schema that
 strict servers accept, and an answer's per-token log-probabilities read into
 `TokenLogprob`s (llama.cpp, OpenAI-compatible servers and Ollama all spell them
-`[{token, logprob, top_logprobs: [{token, logprob}]}]`)."""
+`[{token, logprob, top_logprobs: [{token, logprob}]}]`); and, for the engines that run an
+event loop of their own (the server engines, the Ray pool), how it stops."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from functools import cache
@@ -51,3 +53,12 @@ def token_logprobs(items: Any) -> list[TokenLogprob] | None:
         for t in items
         if isinstance(t, dict)
     ]
+
+
+async def cancel_other_tasks() -> None:
+    """Cancel every task on the running loop but the caller's, and wait for them."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -49,6 +49,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+PREFIX = {"filename": "prefix.bin"}  # the primed instruction's slot file
+
+
 class EmbeddedEngine(Engine):
     name = "embedded"
 
@@ -86,10 +89,19 @@ class EmbeddedEngine(Engine):
         # instruction from slot to slot with llama.cpp's slot save/restore; the files go
         # to a private temporary folder, and /slots shows counts and settings, not text.
         self._slot_dir: tempfile.TemporaryDirectory[str] | None = None
-        if configure is None and settings.parallel > 1:
+        if configure is None:
             self._slot_dir = tempfile.TemporaryDirectory(prefix="clinextract-slots-")
             params.endpoint_slots = True
             params.slot_save_path = self._slot_dir.name
+        # One slot: every request starts from the primed instruction (restored before it),
+        # never from whatever the previous report left in the cache, so an answer does not
+        # depend on which reports came before it. llama.cpp is not batch-invariant: the
+        # same prompt continued from a different cached prefix can give another greedy
+        # answer. With this, a run at --parallel 1 gives the same records in any order:
+        # resumed, or spread over Ray workers (docs/scale.md).
+        self._restore_prefix = settings.parallel == 1 and self._slot_dir is not None
+        if self._restore_prefix:
+            params.cache_ram_mib = 0  # no other cached prompt may stand in for the prefix
         if configure is not None:  # `clinextract serve`: chat template, model name, key
             configure(params)
         self._params_summary = {
@@ -111,6 +123,9 @@ class EmbeddedEngine(Engine):
             max_workers=settings.parallel, thread_name_prefix="clinextract-slot"
         )
         self._closed = threading.Event()
+        self._http: Any = None  # an HTTP client for slot restores (--parallel 1 only)
+        self._primed: str | None = None  # the prefix the slots were last primed with
+        self._priming = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         import xllamacpp
@@ -136,29 +151,43 @@ class EmbeddedEngine(Engine):
         """Evaluate the shared instruction once, in slot 0, and copy it into the other
         slots (a few ms each) instead of evaluating it once per slot: with 8 slots and a
         300-token instruction that is 2,100 prompt tokens (≈ 3 s on 2 cores) less per
-        engine. Best effort: on any problem the slots are left to fill themselves."""
+        engine. Best effort: on any problem the slots are left to fill themselves.
+        Once per prefix: runs that share an engine (an `Extractor` called again, threads)
+        prime it once, not once each."""
         if self._slot_dir is None or self._closed.is_set():
             return
+        prompt = render_completion_prompt(prefix)
+        with self._priming:
+            if self._primed != prompt:
+                # None while priming and after a failure: nothing to restore (--parallel 1)
+                self._primed = None
+                if self._prime(prompt):
+                    self._primed = prompt
+
+    def _prime(self, prompt: str) -> bool:
         import httpx
 
         body = {
-            "prompt": render_completion_prompt(prefix),
+            "prompt": prompt,
             "max_tokens": 1,
             "temperature": 0.0,
-            "cache_prompt": True,
+            # evaluated afresh from its first token, never continued from an earlier
+            # request's cache: every engine (a resumed run, each Ray worker) holds the
+            # same instruction, computed the same way
+            "cache_prompt": False,
             "id_slot": 0,
         }
         try:
             if "error" in self.server.handle_completions(body):
-                return
+                return False
             with httpx.Client(base_url=self.address, timeout=60) as client:
-                file = {"filename": "prefix.bin"}
-                client.post("/slots/0", params={"action": "save"}, json=file).raise_for_status()
+                client.post("/slots/0", params={"action": "save"}, json=PREFIX).raise_for_status()
                 for slot in range(1, self.capacity):
-                    reply = client.post(f"/slots/{slot}", params={"action": "restore"}, json=file)
+                    reply = client.post(f"/slots/{slot}", params={"action": "restore"}, json=PREFIX)
                     reply.raise_for_status()
         except Exception:  # an optimisation only; requests still work without it
-            return
+            return False
+        return True
 
     def _complete(self, request: Request) -> Completion:
         body: dict[str, Any] = {
@@ -174,16 +203,31 @@ class EmbeddedEngine(Engine):
         if request.top_logprobs:
             body["n_probs"] = request.top_logprobs
         started = time.perf_counter()
+        if self._restore_prefix and self._primed is not None:
+            body["id_slot"] = 0
+            try:
+                self._restore_slot0()
+            except Exception as exc:  # the answer would depend on the previous report
+                return Completion.failed(f"llama.cpp: restoring the instruction: {exc}", started)
         try:
             reply = self.server.handle_completions(body)
         except Exception as exc:
             return Completion.failed(f"llama.cpp: {exc}", started)
         return parse_completion_reply(reply, time.perf_counter() - started)
 
+    def _restore_slot0(self) -> None:
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.address, timeout=60)
+        self._http.post("/slots/0", params={"action": "restore"}, json=PREFIX).raise_for_status()
+
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._http is not None:
+                self._http.close()
             self.server = None  # the model is freed when the server object goes
             if self._slot_dir is not None:
                 self._slot_dir.cleanup()

@@ -12,9 +12,10 @@ import streamlit as st
 from pydantic import ValidationError
 
 from clinextract.errors import ConfigError
+from clinextract.examples import few_shot
 from clinextract.settings import Settings
 from clinextract.studio import runner, ui, workspace
-from clinextract.task import load_task
+from clinextract.task import Task, load_task
 
 # drawn in the main form; the folders come from `clinextract studio`; logging is the CLI's
 MAIN = (
@@ -40,7 +41,20 @@ SERVER_HELP = {
 settings = ui.settings()
 
 
-def form_settings() -> tuple[dict[str, Any], int]:
+def examples_note(task: Task | None, requested: Any) -> None:
+    """How many examples each report will get, resolved as the run resolves them."""
+    if task is None:
+        return
+    try:
+        note = few_shot(task, Settings(num_examples=requested).num_examples).describe()
+    except ValidationError as exc:
+        note = exc.errors()[0]["msg"].removeprefix("Value error, ")
+    except ConfigError as exc:
+        note = f"error: {exc}"
+    st.caption(f"Few-shot examples: {note}")
+
+
+def form_settings(task: Task | None) -> tuple[dict[str, Any], int]:
     """Draw the settings form; returns (Settings fields as chosen, first-N-rows limit)."""
     values: dict[str, Any] = {}
     left, right = st.columns(2)
@@ -75,6 +89,7 @@ def form_settings() -> tuple[dict[str, Any], int]:
         values["num_examples"] = ui.setting_input(
             "num_examples", "run.num_examples", label="Few-shot examples"
         )
+        examples_note(task, values["num_examples"])
         values["max_tokens"] = ui.setting_input(
             "max_tokens", "run.max_tokens", label="Output tokens per answer"
         )
@@ -172,6 +187,7 @@ names = {str(t.path): t.label for t in tasks}
 task_path = st.selectbox(
     "Task", paths, format_func=names.get, key=ui.keep("run.task", paths[-1], paths)
 )
+preview_task = None
 try:
     preview_task = load_task(task_path, settings)
     rows_from = preview_task.data_path or "(no Data_Path)"
@@ -182,7 +198,7 @@ try:
 except ConfigError as exc:
     ui.show_error(f"error: {exc}")
 
-values, first_rows = form_settings()
+values, first_rows = form_settings(preview_task)
 job = runner.current_job()
 busy = job is not None and not job.snapshot().finished
 if st.button("Start", type="primary", icon=":material/play_arrow:", disabled=busy):
