@@ -191,51 +191,31 @@ def _evaluate(
     output: Path | None,
     resamples: int,
 ) -> int:
-    from .evaluation import evaluate, interval_text, run_values
-    from .review import RunReview, gold_of
+    from .evaluation import evaluate_runs, side_by_side
+    from .store import RunFolder
 
-    reviews = [RunReview(d) for d in run_dirs]
-    labels = run_labels(run_dirs)
-    columns = reviews[0].columns
-    gold = gold_of(gold_source, columns, id_field=id_field or reviews[0].id_field)
-    runs = {label: run_values(r.records, columns) for label, r in zip(labels, reviews, strict=True)}
-    kinds = {c.path: c.kind for c in columns}
-    result = evaluate(runs, gold, kinds, resamples=resamples)
+    result, _ = evaluate_runs(list(run_dirs), gold_source, id_field=id_field, resamples=resamples)
     if result.matched == 0:
         raise ConfigError(f"no id of {gold_source} is in every run; check the id column")
-    long = result.long_table()
+    wide = side_by_side(result)
     table = Table(title=f"against {gold_source} · {result.matched} rows shared · 95 % intervals")
-    table.add_column("field")
-    table.add_column("metric")
-    table.add_column("n", justify="right")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for (field, metric), group in long.groupby(["field", "metric"], sort=False):
-        by_run = {row.run: row for row in group.itertuples()}
-        cells = []
-        for label in labels:
-            row = by_run.get(label)
-            ci = None if row is None or row.low is None else (row.low, row.high)
-            cells.append(interval_text(None if row is None else row.value, ci))
-        table.add_row(str(field), str(metric), str(group["n"].iloc[0]), *cells)
+    for name in wide.columns:
+        table.add_column(str(name), justify="left" if name in ("field", "metric") else "right")
+    for row in wide.itertuples(index=False):
+        table.add_row(*(str(cell) for cell in row))
     out_console.print(table)
-    for label, review in zip(labels, reviews, strict=True):
-        out_console.print(f"  {label}: {describe_run(review.manifest)}", highlight=False)
+    for label, run_dir in zip(result.runs, run_dirs, strict=True):
+        manifest = RunFolder(run_dir).manifest()
+        out_console.print(f"  {label}: {describe_run(manifest)}", highlight=False)
     if result.gold_only:
         out_console.print(
             f"  {len(result.gold_only)} gold rows are not in every run and are not scored",
             highlight=False,
         )
     if output is not None:
-        _write_scores(output, long)
+        _write_scores(output, result.long_table())
         out_console.print(f"scores: {output}", highlight=False)
     return 0
-
-
-def run_labels(run_dirs: tuple[Path, ...]) -> list[str]:
-    """Short names for runs side by side: <run-name>/<task>-runK, or the path if they clash."""
-    short = [f"{d.parent.name}/{d.name}" if d.parent.name else d.name for d in run_dirs]
-    return short if len(set(short)) == len(short) else [str(d) for d in run_dirs]
 
 
 def describe_run(manifest: dict[str, Any]) -> str:

@@ -26,12 +26,14 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .columns import FALSE_WORDS, NUMERIC, TRUE_WORDS, Column, flatten
+from .errors import ConfigError
 
 CATEGORICAL = ("choice", "yes/no")
 NONE_LABEL = "(none)"
@@ -312,6 +314,51 @@ def evaluate(
         scores=scores,
         pairs=pairs,
     )
+
+
+def evaluate_runs(
+    run_dirs: list[Path],
+    gold_source: Path,
+    *,
+    id_field: str | None = None,
+    empty: str = "auto",
+    resamples: int = BOOTSTRAP,
+) -> tuple[Evaluation, list[Column]]:
+    """Runs side by side against gold from a file (gold.read_gold) or from a run's
+    reviews, on the ids every run has: what `clinextract evaluate` and the Studio's
+    Evaluate page both call. The columns are the first run's."""
+    from .review import RunReview, gold_of
+
+    if not run_dirs:
+        raise ConfigError("evaluate needs at least one run folder")
+    reviews = [RunReview(d) for d in run_dirs]
+    columns = reviews[0].columns
+    gold = gold_of(gold_source, columns, id_field=id_field or reviews[0].id_field, empty=empty)
+    labels = run_labels(run_dirs)
+    runs = {label: run_values(r.records, columns) for label, r in zip(labels, reviews, strict=True)}
+    kinds = {c.path: c.kind for c in columns}
+    return evaluate(runs, gold, kinds, resamples=resamples), columns
+
+
+def run_labels(run_dirs: list[Path]) -> list[str]:
+    """Short names for runs side by side: <run-name>/<task>-runK, or the path if they clash."""
+    short = [f"{Path(d).parent.name}/{Path(d).name}" for d in run_dirs]
+    return short if len(set(short)) == len(short) else [str(d) for d in run_dirs]
+
+
+def side_by_side(evaluation: Evaluation) -> pd.DataFrame:
+    """One row per (column, metric), one text cell per run: 'value [low, high]'."""
+    long = evaluation.long_table()
+    rows = []
+    for (name, metric), group in long.groupby(["field", "metric"], sort=False):
+        row = {"field": name, "metric": metric, "n": int(group["n"].iloc[0])}
+        by_run = {r.run: r for r in group.itertuples()}
+        for label in evaluation.runs:
+            r = by_run.get(label)
+            ci = None if r is None or pd.isna(r.low) else (r.low, r.high)
+            row[label] = interval_text(None if r is None else r.value, ci)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["field", "metric", "n", *evaluation.runs])
 
 
 def run_values(records: Mapping[int, Mapping[str, Any]], columns: list[Column]) -> Values:

@@ -8,7 +8,8 @@ annotation tools a team may already use, Label Studio and doccano.
   one prediction whose `result` holds every evidence span (`labels`, offsets into the
   text, `score` = the value's confidence) and every value as the control its kind needs
   (`choices`, `number`, `textarea`); the prediction's `score` is the record's lowest
-  confidence, so Label Studio can sort the least sure first. The labeling configuration
+  confidence (left out when none was measured), so Label Studio can sort the least
+  sure first. The labeling configuration
   that matches it is written beside the file (`<name>.label-config.xml`).
 * doccano: JSON lines `{"text", "label": [[start, end, field]], <id column>}` (sequence
   labelling; the field's values are its evidence spans).
@@ -130,16 +131,13 @@ def label_studio_tasks(review: RunReview, texts: dict[int, str]) -> Iterator[dic
         confidence = rec.get("confidence") or {}
         results = list(_span_results(row, text, rec.get("evidence") or {}, confidence))
         results += _value_results(row, rec, review.columns, confidence)
+        prediction: dict[str, Any] = {"model_version": model, "result": results}
         lowest = lowest_confidence(confidence)
+        if lowest is not None:  # measured, never made up: no confidence, no score
+            prediction["score"] = lowest
         yield {
             "data": {TEXT: text, review.id_field: rec["id"], "row": row},
-            "predictions": [
-                {
-                    "model_version": model,
-                    "score": 0.0 if lowest is None else lowest,
-                    "result": results,
-                }
-            ],
+            "predictions": [prediction],
         }
 
 
@@ -251,7 +249,7 @@ def label(path: str) -> str:
     return field_key(path).replace("[]", "")
 
 
-# --- doccano ---------------------------------------------------------------------------------------
+# --- doccano ---------------------------------------------------------------------------
 
 
 def doccano_lines(review: RunReview, texts: dict[int, str]) -> Iterable[dict[str, Any]]:
