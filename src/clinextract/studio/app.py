@@ -13,6 +13,7 @@ PAGES = (
     ("task.py", "Task", ":material/edit_note:"),
     ("run.py", "Run", ":material/play_arrow:"),
     ("results.py", "Results", ":material/table_view:"),
+    ("review.py", "Review", ":material/fact_check:"),
     ("evaluate.py", "Evaluate", ":material/analytics:"),
 )
 
