@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic studio
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples bench-review dragon-synthetic studio
 
 install: $(STAMP)
 
@@ -49,6 +49,9 @@ bench-ray: $(STAMP)
 
 bench-examples: $(STAMP)
 	$(BIN)/python bench/examples_sweep.py
+
+bench-review: $(STAMP)
+	$(BIN)/python bench/review_loop.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py

@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from PIL import Image, ImageDraw
 
 from clinextract.studio import ui
 
 VIEWS = Path(__file__).parent / "views"
+
+
+def favicon() -> Image.Image:
+    """A small blue tile with a white bar: drawn, so nothing is fetched for it."""
+    icon = Image.new("RGBA", (32, 32), (31, 119, 180, 255))
+    ImageDraw.Draw(icon).rectangle((8, 13, 24, 19), fill=(255, 255, 255, 255))
+    return icon
+
+
 PAGES = (
     ("task.py", "Task", ":material/edit_note:"),
     ("run.py", "Run", ":material/play_arrow:"),
@@ -17,7 +27,9 @@ PAGES = (
     ("evaluate.py", "Evaluate", ":material/analytics:"),
 )
 
-st.set_page_config(page_title="clinextract Studio", page_icon=":material/biotech:", layout="wide")
+# The favicon is drawn here: a Material icon as page_icon is fetched from fonts.gstatic.com
+# by the browser, and the Studio never reaches the internet.
+st.set_page_config(page_title="clinextract Studio", page_icon=favicon(), layout="wide")
 pages = [
     st.Page(VIEWS / file, title=title, icon=icon, url_path=Path(file).stem, default=n == 0)
     for n, (file, title, icon) in enumerate(PAGES)

@@ -24,20 +24,24 @@ from clinextract.studio.results import list_runs
 
 settings = ui.settings()
 ACCEPT_REST, NEXT = "Accept the rest (A)", "Next record (N)"
+# The key handler lives in the page itself (not in this component's frame, which
+# Streamlit may replace on a rerun): it is added once, as a script element of the page.
 KEYS = """<script>
 const doc = window.parent.document;
-if (!doc.__clinextractReviewKeys) {
-  doc.__clinextractReviewKeys = true;
-  doc.addEventListener("keydown", (e) => {
+if (!doc.getElementById("clinextract-review-keys")) {
+  const script = doc.createElement("script");
+  script.id = "clinextract-review-keys";
+  script.textContent = `document.addEventListener("keydown", (e) => {
     const t = e.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const want = {a: "Accept the rest", n: "Next record"}[e.key.toLowerCase()];
     if (!want) return;
-    const button = [...doc.querySelectorAll("button")]
+    const button = [...document.querySelectorAll("button")]
       .find((b) => b.innerText.trim().startsWith(want) && !b.disabled);
     if (button) { e.preventDefault(); button.click(); }
-  });
+  });`;
+  doc.head.appendChild(script);
 }
 const focus = doc.getElementById("focus");
 if (focus) focus.scrollIntoView({block: "center"});
@@ -217,29 +221,31 @@ with fields:
                     st.caption(f":red[{view.error}]")
                 current = view.decision if view.decided else view.model_value
                 widget(column, current, f"review.value.{key}")
-                buttons = st.columns(4)
+                buttons = st.columns([1, 1, 1.5, 1])
                 off = not reviewer
                 buttons[0].button(
                     "Accept",
                     key=f"review.accept.{key}",
+                    help="The model's value is right.",
                     disabled=off,
                     on_click=decide,
                     args=(item.row, column.path, view.model_value),
                 )
                 buttons[1].button(
-                    "Save correction",
+                    "Correct",
                     key=f"review.correct.{key}",
+                    help="Save the value in the editor above.",
                     disabled=off,
                     on_click=correct,
                     args=(item.row, column, f"review.value.{key}"),
                 )
                 buttons[2].button(
-                    "Not in the report",
+                    "Not in report",
                     key=f"review.null.{key}",
                     disabled=off,
                     on_click=decide,
                     args=(item.row, column.path, None),
-                    help="The report does not say: the value is null.",
+                    help="The report does not say this: the value is null.",
                 )
                 buttons[3].button(
                     "Evidence",
