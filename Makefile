@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples dragon-synthetic bench-service studio reliability service
+.PHONY: install demo test lint format clean bench bench-quick bench-calibration bench-fields bench-report bench-ray bench-examples bench-review dragon-synthetic bench-service studio reliability service
 
 install: $(STAMP)
 
@@ -52,6 +52,9 @@ bench-examples: $(STAMP)
 
 bench-service: $(STAMP)
 	$(BIN)/python bench/service.py
+
+bench-review: $(STAMP)
+	$(BIN)/python bench/review_loop.py
 
 dragon-synthetic: $(STAMP)
 	$(BIN)/python bench/dragon_synthetic.py

@@ -25,6 +25,27 @@ INPUT, ID = "verslag", "uid"
 CONFIG = "synthetic-config"
 TRICKY = "Let op: </script><script>alert(\"x\")</script> & <b>vet</b> 'quote' 🙂\n"
 FAILURE_RAW = 'de nodus is rechts {"onderzoek": '
+# the fields' JSON Schema (the manifest keeps it, as the pipeline's does)
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "onderzoek": {"type": "string", "enum": ["CT", "MRI", "echografie"]},
+        "regio": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "nodus": {
+            "type": "object",
+            "properties": {
+                "aanwezig": {"type": "boolean"},
+                "grootte_mm": {
+                    "anyOf": [{"type": "integer", "minimum": 0, "maximum": 300}, {"type": "null"}]
+                },
+            },
+            "required": ["aanwezig", "grootte_mm"],
+        },
+        "bevindingen": {"type": "array", "items": {"type": "string"}},
+        "controle": {"type": "boolean"},
+    },
+    "required": ["onderzoek", "regio", "nodus", "bevindingen", "controle"],
+}
 
 MODALITIES = (("CT", "thorax"), ("MRI", "hoofd"), ("CT", "abdomen"), ("echografie", "abdomen"))
 INDICATIONS = (
@@ -202,6 +223,7 @@ def make_run(root: Path, n: int, *, seed: int = 0, complete: bool = True) -> Run
         "status": "complete" if complete else "interrupted",
         "task": {"name": TASK, "input_field": INPUT, "data": str(data), "id_field": ID},
         "config_hash": CONFIG,
+        "schema": SCHEMA,
         "engine": {"engine": "fake", "model": "synthetic"},
         "counts": counts,
         "timings": {"seconds": 300.0, "docs_per_s": n / 300},

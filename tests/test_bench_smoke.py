@@ -40,3 +40,29 @@ def test_baseline_grammar_keeps_ollama_whitespace_and_key_order() -> None:
     assert 'space ::= | " " | "\\n"{1,2} [ \\t]{0,20}' in grammar
     root = next(line for line in grammar.splitlines() if line.startswith("root ::="))
     assert root.index("onderzoek-kv") < root.index("controle-geadviseerd-kv")
+
+
+def test_review_loop_bench_runs_with_a_fake_engine(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """bench/review_loop.py end to end on 6 reports, k = 2, one seed, with the FakeEngine
+    (fakes.py: one fixed answer, so before and after are the same: no gain is claimed)."""
+    import sys
+
+    from bench import review_loop
+    from tests.fakes import FakeEngine, ok
+
+    answer = (
+        '{"onderzoek":"CT thorax","nodus_aanwezig":true,"grootste_nodus_mm":6,'
+        '"follow_up_geadviseerd":false,"bevindingen":["emfyseem"]}'
+    )
+    monkeypatch.setattr(review_loop, "OUT", tmp_path / "out")
+    monkeypatch.setattr(
+        review_loop, "create_engine", lambda s: FakeEngine(lambda r: ok(answer), capacity=2)
+    )
+    out = tmp_path / "REVIEW_LOOP.md"
+    argv = ["review_loop", "--docs", "6", "--ks", "2", "--seeds", "1", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    review_loop.main()
+    text = out.read_text(encoding="utf-8")
+    assert "| 2 | lowest confidence | onderzoek | 4 |" in text
+    assert "| 2 | random (seed 0) | bevindingen | 4 |" in text
+    assert "| 2 | +0.000 | +0.000 | +0.000 |" in text

@@ -52,7 +52,7 @@ def test_auto_uses_the_tasks_examples_and_a_number_is_a_number(
 ):
     shots = few_shot(task_with(tmp_path, pool_size), requested)
     assert shots.per_report == used
-    assert len(shots.select("verslag 3")) == used
+    assert len(shots.select("verslag 3 mm")) == used
     assert shots.source == (str(tmp_path / "examples.json") if used else None)
 
 

@@ -37,6 +37,9 @@ LAZY_COMMANDS = {
     "dragon": ("clinextract.dragon.cli:dragon_group", "dragon"),
     "studio": ("clinextract.studio.launch:studio_cmd", "studio"),
     "service": ("clinextract.service.cli:service_group", "service"),
+    "review": ("clinextract.cli_review:review_group", None),
+    "export": ("clinextract.cli_review:export_cmd", None),
+    "evaluate": ("clinextract.cli_review:evaluate_cmd", None),
 }
 
 

@@ -5,13 +5,17 @@ Examples come from a file (CSV, JSON or JSONL with `input` and `output` per exam
 `output` is a JSON object or a JSON string) or from Python objects (`{"input": text,
 "output": dict | model instance}` or `(text, output)` pairs). Either way each example is
 validated against the task schema, so the model never learns from a malformed answer.
+A pool may also hold the reviewed records of earlier runs (`--examples-from`:
+review.reviewed_examples builds those pools, `few_shot` joins them to the task's);
+`sources` says where its examples came from (the manifest records it). A report is never
+its own example: an example with the very same text is passed over.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +41,18 @@ class Example:
 
 
 class ExamplePool:
-    def __init__(self, examples: list[Example], source: str = IN_MEMORY):
+    def __init__(
+        self,
+        examples: list[Example],
+        source: str = IN_MEMORY,
+        sources: list[dict[str, Any]] | None = None,
+    ):
         if not examples:
             raise ConfigError(f"{'examples' if source == IN_MEMORY else source}: no examples")
         self.examples = examples
         self.source = source  # where the examples came from (a file, or "in memory")
+        # per origin, in pool order: {"source", "count"} (+ "run", "reviews", "ids")
+        self.sources = sources or [{"source": source, "count": len(examples)}]
         self.hash = stable_hash([(e.input, e.output) for e in examples])
         self._retriever = None
         self._lock = threading.Lock()
@@ -102,9 +113,21 @@ class ExamplePool:
             examples.append(Example(text, compact_json(fields)))
         return cls(examples, source)
 
+    @classmethod
+    def joined(cls, pools: Sequence[ExamplePool]) -> ExamplePool:
+        """One pool of several pools' examples (in order), their sources kept."""
+        if len(pools) == 1:
+            return pools[0]
+        return cls(
+            [e for p in pools for e in p.examples],
+            " + ".join(p.source for p in pools),
+            [s for p in pools for s in p.sources],
+        )
+
     def select(self, query: str, k: int) -> list[Example]:
         """The k most similar examples, least similar first (the best sits next to the
-        report). Deterministic: ties keep file order."""
+        report), never one with the report's own text. Deterministic: ties keep file
+        order."""
         k = min(k, len(self.examples))
         if k <= 0:
             return []
@@ -119,12 +142,14 @@ class ExamplePool:
                 )
                 self._retriever = retriever
         known = [t for t in self._tokenize([query])[0] if t in self._retriever.vocab_dict]
-        if not known:
-            return self.examples[:k][::-1]
-        scores = self._retriever.get_scores(known)
-        # stable sort on -score keeps file order among equal scores
-        order = np.argsort(-np.asarray(scores), kind="stable")[:k]
-        return [self.examples[i] for i in order[::-1]]
+        if known:
+            scores = self._retriever.get_scores(known)
+            # stable sort on -score keeps file order among equal scores
+            order = [int(i) for i in np.argsort(-np.asarray(scores), kind="stable")]
+        else:
+            order = list(range(len(self.examples)))
+        best = [i for i in order if self.examples[i].input != query][:k]
+        return [self.examples[i] for i in best[::-1]]
 
     @staticmethod
     def _tokenize(texts: list[str]) -> list[list[str]]:
@@ -176,11 +201,20 @@ class FewShot:
         return f"{self.per_report} per report{how} from {self.source} ({len(self.pool)} in all)"
 
 
-def few_shot(task: Task, requested: int | str, pool: ExamplePool | None = None) -> FewShot:
+def few_shot(
+    task: Task,
+    requested: int | str,
+    pool: ExamplePool | None = None,
+    reviewed: Sequence[ExamplePool] = (),
+) -> FewShot:
     """The examples a run of `task` uses: `pool` (examples given in memory) or the task's
-    Example_Path, `requested` ("auto" or a number) resolved. The one place where "auto"
-    becomes a number; the file is read (and validated) only when examples are asked for."""
+    Example_Path, joined by the `reviewed` pools (`--examples-from`: reviewed records of
+    earlier runs), `requested` ("auto" or a number) resolved. The one place where the
+    pool is built and "auto" becomes a number; the file is read (and validated) only
+    when examples are asked for."""
     if requested == 0:
+        if reviewed:
+            raise ConfigError("--examples-from needs --num-examples K or auto (not 0)")
         return FewShot(None, 0, 0)
     if pool is None and task.example_path is not None:
         if not task.example_path.exists():
@@ -189,10 +223,12 @@ def few_shot(task: Task, requested: int | str, pool: ExamplePool | None = None) 
                 "under --example-dir; --num-examples 0 runs without examples)"
             )
         pool = ExamplePool.load(task.example_path, task.schema)
+    if reviewed:
+        pool = ExamplePool.joined([*([pool] if pool is not None else []), *reviewed])
     if pool is None and requested != AUTO:
         raise ConfigError(
             f"--num-examples {requested} needs an Example_Path in the task file "
-            f"({task.source or task.name}) or examples given in memory"
+            f"({task.source or task.name}), examples given in memory or --examples-from"
         )
     return FewShot.of(pool, requested)
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,3 +89,33 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | None]]
                 obj = None
             yield offset, line, obj if isinstance(obj, dict) else None
             offset += len(line)
+
+
+def append_lines(path: Path, lines: Iterable[str]) -> None:
+    """Append JSON lines crash-safely, like the checkpoint: a half line left by a process
+    killed while writing is cut off first (else the next line would be glued to it), the
+    new lines go out in one write and are fsynced before this returns."""
+    data = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    if not data:
+        return
+    with writing(path), _append_lock:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _append(path, data)
+
+
+def _append(path: Path, data: str) -> None:
+    with path.open("a+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                fh.seek(0)
+                whole = fh.read()
+                fh.truncate(whole.rfind(b"\n") + 1)
+        fh.seek(0, os.SEEK_END)
+        fh.write(data.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+_append_lock = threading.Lock()  # threads of one process (the Studio's sessions) take turns

@@ -44,6 +44,7 @@ def build_manifest(
         "config_hash": stable_hash(config),
         "prompt_hash": config["prompt"],
         "schema_hash": config["schema"],
+        "schema": task.schema.json_schema,  # a run folder says what its fields are
         "examples": {  # what each report was given: `num_examples` as used, from `source`
             "num_examples": shots.per_report,
             "source": shots.source,
@@ -51,6 +52,9 @@ def build_manifest(
             "available": len(shots.pool) if shots.pool is not None else 0,
             "path": str(task.example_path) if task.example_path else None,
             "hash": config["examples"],
+            # per origin: the example file, in memory, or a run's reviews.jsonl (--examples-from)
+            # with its run folder, how many records and which ids
+            "sources": list(shots.pool.sources) if shots.pool is not None else [],
         },
         "engine": engine.describe(),
         "decoding": {

@@ -31,6 +31,7 @@ from .prompting import PromptBuilder
 from .quality import QualityCheck
 from .records import PREDICTION_COLUMNS, make_record, prediction_item, text_sha
 from .report import write_report
+from .review import reviewed_examples
 from .schema import OutputSchema
 from .settings import Settings, stable_hash
 from .store import RunFolder, RunStore, run_dir, run_dirs
@@ -176,7 +177,7 @@ def run_task(
             raise ConfigError(f"{task.source or task.name}: no Data_Path and no data given")
         source = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
     check_columns(task, source)
-    shots = few_shot(task, settings.num_examples, pool)
+    shots = few_shot(task, settings.num_examples, pool, reviewed_pools(task, settings))
     say(f"few-shot examples: {shots.describe()}")
     with contextlib.ExitStack() as held:
         # Before the model loads: a second run on the same folders stops at once, and a
@@ -213,6 +214,12 @@ def run_task(
                 )
             )
         return summaries
+
+
+def reviewed_pools(task: Task, settings: Settings) -> list[ExamplePool]:
+    """One pool per `--examples-from` run: its fully reviewed records, validated against
+    the task's schema (few_shot joins them to the task's own examples)."""
+    return [reviewed_examples(run, task.schema) for run in settings.examples_from]
 
 
 def check_columns(task: Task, source: DataSource) -> None:

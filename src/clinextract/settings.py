@@ -288,6 +288,15 @@ class Settings(BaseModel):
         json_schema_extra=_flags("--wait-timeout"),
     )
 
+    # --- the review loop: reviewed records as examples ---------------------------------
+    # (in the resume key through the examples pool's hash, not as paths)
+    examples_from: list[Path] = Field(
+        default_factory=list,
+        description="A run folder whose fully reviewed records (report text and reviewed "
+        "values) join the few-shot pool; repeat for several runs. Needs --num-examples.",
+        json_schema_extra=_flags("--examples-from", "--examples_from"),
+    )
+
     @field_validator("base_url", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:

@@ -7,6 +7,8 @@
       nlp-predictions-dataset.json    input order, written atomically at the end
       report.html                     the run report (report.py), holds report text
       run.lock                        held (flock) by the run writing the folder; its pid
+      reviews.jsonl                   reviewers' decisions, appended (review.py); kept by
+                                      --overwrite: they are a person's work, not the model's
     <output-dir>/<run-name>/<task>-translations.jsonl   the --translate cache
 
 `RunFolder` names every file and reads them back (everyone who reads a run goes through
@@ -42,17 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import DataSource
+from .data import DataSource, read_json_object
 from .errors import ConfigError
-from .files import atomic_write, dumps, read_jsonl, write_json, writing
+from .files import append_lines, atomic_write, dumps, read_jsonl, write_json, writing
+from .schema import OutputSchema, load_schema
 from .settings import Settings
 
 RECORDS, MANIFEST, PREDICTIONS = "records.jsonl", "manifest.json", "nlp-predictions-dataset.json"
-STALE = "records.stale.jsonl"
-REPORT = "report.html"
-RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE, REPORT)
-STALE, LOCK = "records.stale.jsonl", "run.lock"
-RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE)  # what --overwrite removes
+STALE, LOCK, REPORT = "records.stale.jsonl", "run.lock", "report.html"
+REVIEWS = "reviews.jsonl"  # a person's work: --overwrite keeps it
+RUN_FILES = (RECORDS, MANIFEST, PREDICTIONS, STALE, REPORT)  # what --overwrite removes
 RECORD_KEYS = ("row", "id", "text_sha", "status", "fields")  # what every record line has
 RECORD_STATUSES = ("success", "partial", "failure")
 
@@ -194,6 +195,10 @@ class RunFolder:
     def report_path(self) -> Path:
         return self.path / REPORT
 
+    @property
+    def reviews_path(self) -> Path:
+        return self.path / REVIEWS
+
     def is_run(self) -> bool:
         return self.manifest_path.is_file()
 
@@ -248,6 +253,33 @@ class RunFolder:
                 if not is_record(rec) or rec["row"] != row:
                     return
                 yield rec
+
+    def schema(self) -> OutputSchema | None:
+        """The output schema the run was made with: the manifest's copy, else the task
+        file's schema when it is still the same (same hash); None when neither is there."""
+        manifest = self.manifest()
+        if isinstance(manifest.get("schema"), dict):
+            try:
+                return OutputSchema.from_json_schema(manifest["schema"], str(self.manifest_path))
+            except ConfigError:
+                return None
+        source = (manifest.get("task") or {}).get("source")
+        if not source or not Path(source).is_file():
+            return None
+        try:
+            spec = read_json_object(Path(source), "task file")
+            schema = load_schema(spec.get("Parser_Format"), Path(source).parent / "parsers", source)
+        except ConfigError:
+            return None
+        return schema if schema.hash == manifest.get("schema_hash") else None
+
+    def reviews(self) -> list[dict[str, Any]]:
+        """The reviewers' decisions in the order they were made (complete JSON object lines;
+        review.py checks their shape)."""
+        return [obj for _, _, obj in read_jsonl(self.reviews_path) if obj is not None]
+
+    def append_reviews(self, decisions: Iterable[dict[str, Any]]) -> None:
+        append_lines(self.reviews_path, (dumps(d) for d in decisions))
 
     def predictions(self) -> list[dict[str, Any]] | None:
         """The predictions file (input order), or None when the run has not written it."""

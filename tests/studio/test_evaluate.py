@@ -11,6 +11,7 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
+from clinextract.review import RunReview
 from tests.studio.helpers import APP, fake_run, make_workspace, use_workspace
 
 # predictions (see studio_helpers.ANSWERS): r1 right 6 · r2 left 12 · r3 left null · r4 failed
@@ -66,6 +67,30 @@ def test_empty_gold_cells_can_mean_not_annotated(page: AppTest) -> None:
     assert size["accuracy"] == pytest.approx(2 / 3)
 
 
-def test_unmatched_ids_are_reported_not_scored(page: AppTest) -> None:
-    page.selectbox(key="evaluate.pred_id").select("text").run()
-    assert any("no id in the gold file matches" in e.value for e in page.error)
+def test_unmatched_ids_are_reported_not_scored(page: AppTest, tmp_path: Path) -> None:
+    (tmp_path / "data" / "other.csv").write_text("id,side\nx9,left\n", encoding="utf-8")
+    page.run()
+    page.selectbox(key="evaluate.gold").select("other.csv").run()
+    assert any("no id in the gold matches" in e.value for e in page.error)
+
+
+def test_runs_side_by_side_and_a_runs_reviews_as_gold(
+    monkeypatch,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    settings = make_workspace(tmp_path)
+    first, second = fake_run(settings, "one"), fake_run(settings, "two")
+    review = RunReview(second)
+    review.record([review.decision(0, "side", "left", "anna")])  # r1: the model said right
+    use_workspace(monkeypatch, settings)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/evaluate.py").run()
+    at.multiselect(key="evaluate.runs").set_value([str(second), str(first)]).run()
+    at.radio(key="evaluate.mode").set_value("A run's reviews").run()
+    assert not at.exception, at.exception
+    assert any("1 rows matched by id" in c.value for c in at.caption)
+    compare = at.dataframe[0].value
+    row = compare[(compare.field == "side") & (compare.metric == "accuracy")].iloc[0]
+    # one row (r1) reviewed: both runs said right, the reviewer left
+    assert row["two/Task001_lesions-run0"] == row["one/Task001_lesions-run0"]
+    assert row["one/Task001_lesions-run0"].startswith("0.00")

@@ -9,10 +9,13 @@ import streamlit as st
 from clinextract.studio import ui
 
 VIEWS = Path(__file__).parent / "views"
+
+
 PAGES = (
     ("task.py", "Task", ":material/edit_note:"),
     ("run.py", "Run", ":material/play_arrow:"),
     ("results.py", "Results", ":material/table_view:"),
+    ("review.py", "Review", ":material/fact_check:"),
     ("evaluate.py", "Evaluate", ":material/analytics:"),
 )
 
