@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from studio_browser import Page, StudioServer, chrome, ensure_chromium  # noqa: E402
+from tests.studio.browser import Page, StudioServer, chrome, ensure_chromium  # noqa: E402
 
 
 def main() -> None:

@@ -23,13 +23,14 @@ _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems")
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
+    """No NaN or Infinity anywhere (JSON has no spelling for them)."""
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
+        return all(finite(v) for v in value.values())
     if isinstance(value, list):
-        return all(_finite(v) for v in value)
+        return all(finite(v) for v in value)
     return True
 
 
@@ -41,7 +42,7 @@ def check_json_schema(node: Any, where: str = "schema", depth: int = 0) -> None:
         raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if not isinstance(node, dict):
         raise ValueError(f"{where}: expected an object, got {type(node).__name__}")
-    if depth == 0 and not _finite(node):
+    if depth == 0 and not finite(node):
         raise ValueError(f"{where}: NaN or Infinity is not a JSON number")
     types = node.get("type")
     for t in types if isinstance(types, list) else [types]:

@@ -8,7 +8,6 @@ by the service itself (fastapi-offline), so the browser fetches nothing from els
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pydantic import (
 )
 
 from ..data import as_text
+from ..schema_models import finite
 from ..settings import Settings
 from ..store import dumps
 from ..task import Task
@@ -95,7 +95,7 @@ class Rows(BaseModel):
     @field_validator("records")
     @classmethod
     def _finite(cls, records: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-        if records is not None and not _finite(records):
+        if records is not None and not finite(records):
             raise ValueError("NaN and Infinity are not JSON numbers")
         return records
 
@@ -116,18 +116,6 @@ class Rows(BaseModel):
             task, list(self.records[0]), self.input_field, self.id_field
         )
         return self.records, input_field, id_field
-
-
-def _finite(value: Any) -> bool:
-    """No NaN or Infinity anywhere (Python's JSON reader accepts them; JSON does not, and
-    the run folder's files must stay JSON)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
 
 
 def check_rows(rows: list[dict[str, Any]], input_field: str, max_chars: int, kind: str) -> None:

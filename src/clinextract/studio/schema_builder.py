@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..columns import SIMPLE_TYPES, kind_of
 from ..errors import ConfigError
 from ..pipeline import META_COLUMNS
 from ..schema import OutputSchema
 
 KINDS = ("text", "number", "integer", "yes/no", "choice", "list", "group")
 ITEM_KINDS = tuple(k for k in KINDS if k != "list")
-_SIMPLE_TYPES = {"text": "string", "number": "number", "integer": "integer", "yes/no": "boolean"}
-_KIND_OF_TYPE = {v: k for k, v in _SIMPLE_TYPES.items()}
 # constraints the builder does not edit but keeps when it opens and re-saves a schema
 KEPT_KEYWORDS = (
     "minimum",
@@ -100,8 +99,8 @@ def _field_node(f: FieldSpec) -> dict[str, Any]:
 
 
 def _value_node(kind: str, f: FieldSpec, extra: dict[str, Any]) -> dict[str, Any]:
-    if kind in _SIMPLE_TYPES:
-        return {"type": _SIMPLE_TYPES[kind], **extra}
+    if kind in SIMPLE_TYPES:
+        return {"type": SIMPLE_TYPES[kind], **extra}
     if kind == "choice":
         return {"type": "string", "enum": list(f.choices), **extra}
     if kind == "group":
@@ -202,21 +201,6 @@ def _fill_value(spec: FieldSpec, kind: str, node: dict[str, Any], where: str) ->
         spec.children = _fields_of(node, f"{where}.")
         return {}
     return _kept(node, ("type", "description"), where)
-
-
-def kind_of(node: dict[str, Any]) -> str | None:
-    """The builder kind of a (non-null) schema node, or None when it has none."""
-    if "enum" in node:
-        values = node["enum"]
-        if values and all(isinstance(v, str) for v in values):
-            return "choice"
-        return None
-    t = node.get("type")
-    if t == "object" or (t is None and "properties" in node):
-        return "group" if node.get("properties") else None
-    if t == "array":
-        return "list"
-    return _KIND_OF_TYPE.get(t) if isinstance(t, str) else None
 
 
 def _unwrap_null(node: dict[str, Any], where: str) -> tuple[dict[str, Any], bool]:
