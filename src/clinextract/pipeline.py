@@ -178,7 +178,6 @@ def run_task(
         source = DataSource(task.data_path, task.input_field, settings.id_field or task.id_field)
     check_columns(task, source)
     shots = few_shot(task, settings.num_examples, pool, reviewed_pools(task, settings))
-    say(f"few-shot examples: {shots.describe()}")
     with contextlib.ExitStack() as held:
         # Before the model loads: a second run on the same folders stops at once, and a
         # broken data file (a ragged row, a bad JSON line) is found by reading it through.
@@ -186,6 +185,7 @@ def run_task(
             held.enter_context(RunFolder(path).lock())
         if len(source) == 0 and not isinstance(source, RecordsSource):  # [] from the API is fine
             raise ConfigError(f"{source.path}: no rows to extract")
+        say(f"few-shot examples: {shots.describe()}")  # after the checks: an error is one line
         if engine is None:
             say(f"starting the {settings.engine} engine ...")
             engine = create_engine(settings)
