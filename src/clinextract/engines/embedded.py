@@ -154,6 +154,11 @@ class EmbeddedEngine(Engine):
             if settings.fast_forward and configure is None
             else None
         )
+        if self._fast_forward is not None:
+            try:  # it tokenizes through llama.cpp's HTTP endpoint on 127.0.0.1
+                self._tokenize("{")
+            except EngineError:  # no loopback (a network namespace without one): whole answers
+                self._fast_forward = None
         self._params_summary["fast_forward"] = self._fast_forward is not None
 
     def _await_loop(self) -> None:
