@@ -261,3 +261,30 @@ def test_a_ragged_row_anywhere_stops_before_the_engine_starts(tmp_path):
     task = Task("Task009_fake", "Tel.", "text", SCHEMA, data_path=tmp_path / "r.csv")
     with pytest.raises(ConfigError, match="line 52 has 3 cells"):  # no engine at :9 is tried
         run_task(task, settings(tmp_path, engine="openai", base_url=["http://127.0.0.1:9"]))
+
+
+def test_a_run_past_the_report_limit_writes_no_report_and_says_how(tmp_path, monkeypatch):
+    from clinextract import pipeline
+
+    said: list[str] = []
+    monkeypatch.setattr(pipeline, "REPORT_AUTO_ROWS", 4)
+    [big] = run_task(TASK, settings(tmp_path), source=source(5), engine=FakeEngine(answer_length))
+    assert not (big.run_dir / "report.html").exists()
+    [small] = run_task(
+        TASK,
+        settings(tmp_path, run_name="small"),
+        source=source(4),
+        engine=FakeEngine(answer_length),
+        on_status=said.append,
+    )
+    assert (small.run_dir / "report.html").is_file() and not any("no report" in s for s in said)
+    run_task(
+        TASK,
+        settings(tmp_path, run_name="again", overwrite=True),
+        source=source(5),
+        engine=FakeEngine(answer_length),
+        on_status=said.append,
+    )
+    assert any(
+        "5 rows: no report.html (more than 4)" in s and "clinextract report" in s for s in said
+    )

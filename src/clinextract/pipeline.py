@@ -30,7 +30,7 @@ from .manifest import build_manifest, finish_manifest
 from .prompting import PromptBuilder
 from .quality import QualityCheck
 from .records import PREDICTION_COLUMNS, make_record, prediction_item, text_sha
-from .report import write_report
+from .report import REPORT_AUTO_ROWS, write_report
 from .review import reviewed_examples
 from .schema import OutputSchema
 from .settings import Settings, stable_hash
@@ -310,7 +310,13 @@ def run_once(
             if status == "complete":
                 raise
             # else an error is under way (the disk is full, ...): that is the one to tell
-    if status == "complete":  # the run report reads the finished folder back
+    if status == "complete" and progress.total > REPORT_AUTO_ROWS:
+        # the report is built in memory, and one page of that many records is no help
+        say(
+            f"{progress.total} rows: no report.html (more than {REPORT_AUTO_ROWS:,}); "
+            f"`clinextract report {folder.path}` writes it"
+        )
+    elif status == "complete":  # the run report reads the finished folder back
         try:
             write_report(folder)
         except (ConfigError, WriteError) as exc:  # the run itself is complete and on disk

@@ -52,6 +52,7 @@ Texts = Mapping[int, str] | Callable[[int], str | None]
 TEMPLATE = "report_template.html"
 TITLE_MARK, DATA_MARK = "<!--REPORT_TITLE-->", "/*REPORT_DATA*/"
 TOP_VALUES = 8  # bars per field chart; the rest are one "other" bar
+REPORT_AUTO_ROWS = 20_000  # a run writes its report by itself up to this many rows
 BINS = 8  # numeric fields with more distinct values than this get a histogram
 EMPTY_LABELS = (value_text(None), value_text([]))  # no value: null, an empty list
 
