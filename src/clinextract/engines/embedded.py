@@ -273,13 +273,20 @@ class EmbeddedEngine(Engine):
         `special` adds the start-of-text token, as a prompt gets."""
         import httpx
 
-        try:
-            reply = self._loopback().post(
-                "/tokenize", json={"content": text, "add_special": special}
-            )
-            return reply.raise_for_status().json()["tokens"]
-        except httpx.HTTPError as exc:  # the in-process server is gone: the engine failed
-            raise EngineError(f"llama.cpp /tokenize: {exc}") from exc
+        for attempt in range(3):
+            try:
+                reply = self._loopback().post(
+                    "/tokenize", json={"content": text, "add_special": special}
+                )
+                return reply.raise_for_status().json()["tokens"]
+            except httpx.TransportError as exc:
+                # llama.cpp's HTTP server may drop a kept-alive connection under load
+                # ("disconnected without sending a response"): ask again on a new one
+                if attempt == 2 or self._closed.is_set():
+                    raise EngineError(f"llama.cpp /tokenize: {exc}") from exc
+            except httpx.HTTPError as exc:  # an answer, but not tokens: the engine failed
+                raise EngineError(f"llama.cpp /tokenize: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def _complete_whole(self, request: Request, extra: dict[str, Any] | None = None) -> Completion:
         body: dict[str, Any] = {
