@@ -233,28 +233,31 @@ def main(argv: list[str] | None = None) -> int:
     threshold = args.threshold if args.threshold is not None else Settings().review_below
     limit = 12 if args.quick else None
     engine = create_engine(Settings())
-    sections, cost_rows = [], []
-    with tempfile.TemporaryDirectory(prefix="clinextract-calibration-") as tmp:
-        datasets = [example_dataset(), bench_dataset(Path(tmp) / "bench", 12 if args.quick else 48)]
-        for dataset in datasets:
-            for shots in (0, 3):
-                label = f"{dataset['name']}, {shots} examples"
-                print(f"{label}: log-probabilities ...", flush=True)
-                lp = run(dataset, engine, Path(tmp) / "lp", shots, limit)
-                print(f"{label}: --evidence off ...", flush=True)
-                off = run(dataset, engine, Path(tmp) / "off", shots, limit, evidence="off")
-                lp2 = run(dataset, engine, Path(tmp) / "lp2", shots, limit) if shots else None
-                cost_rows.append((label, lp, off, lp2))
-                values, ev = collect(dataset, lp)
-                sampled = None
-                if shots and not args.quick and args.samples:
-                    print(f"{label}: --samples {args.samples} ...", flush=True)
-                    sampled = run(
-                        dataset, engine, Path(tmp) / "sc", shots, limit, samples=args.samples
-                    )
-                    sampled = collect(dataset, sampled)[0]
-                sections.append((label, values, ev, sampled))
-    engine.close()
+    try:  # a crashed run must not leave llama.cpp running
+        sections, cost_rows = [], []
+        with tempfile.TemporaryDirectory(prefix="clinextract-calibration-") as tmp:
+            docs = 12 if args.quick else 48
+            datasets = [example_dataset(), bench_dataset(Path(tmp) / "bench", docs)]
+            for dataset in datasets:
+                for shots in (0, 3):
+                    label = f"{dataset['name']}, {shots} examples"
+                    print(f"{label}: log-probabilities ...", flush=True)
+                    lp = run(dataset, engine, Path(tmp) / "lp", shots, limit)
+                    print(f"{label}: --evidence off ...", flush=True)
+                    off = run(dataset, engine, Path(tmp) / "off", shots, limit, evidence="off")
+                    lp2 = run(dataset, engine, Path(tmp) / "lp2", shots, limit) if shots else None
+                    cost_rows.append((label, lp, off, lp2))
+                    values, ev = collect(dataset, lp)
+                    sampled = None
+                    if shots and not args.quick and args.samples:
+                        print(f"{label}: --samples {args.samples} ...", flush=True)
+                        sampled = run(
+                            dataset, engine, Path(tmp) / "sc", shots, limit, samples=args.samples
+                        )
+                        sampled = collect(dataset, sampled)[0]
+                    sections.append((label, values, ev, sampled))
+    finally:
+        engine.close()
     write_report(args, threshold, sections, cost_rows)
     print(f"wrote {args.output}")
     return 0

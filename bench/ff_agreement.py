@@ -12,7 +12,8 @@ not change what is chosen). Then:
   A0 decoded the value's first token — a small margin is a near-tie that llama.cpp's
   batch-dependent arithmetic can tip either way;
 * **seams**: for every forced run of every A0 answer, whether the tokens A0 itself chose
-  for that text are the ones fast-forward appends (its tokenization on its own);
+  for that text are the ones fast-forward appends (its tokenization on its own, less
+  what it holds back at a seam for the model to write);
 * with `--repeat`, A0 once more with `--parallel 4`: the agreement of the engine with
   itself when only the batch shapes change, for scale.
 """
@@ -74,11 +75,12 @@ def value_offset(raw: str, field: str) -> int:
     return -1 if at < 0 else at + len(key)
 
 
-def seams(records: dict[str, dict], schema_json: str, pieces) -> tuple[int, int, list[str]]:
+def seams(records: dict[str, dict], schema_json: str, split) -> tuple[int, int, list[str]]:
     """Walk each A0 answer the way fast-forward would: after each token A0 chose, the forced
-    text is appended as its own tokens (`pieces(text)`). Count the forced runs where A0's
-    tokens were different: another split of the same text, or a token that ran on from
-    the forced text into the next choice. Returns (differing, forced runs, examples)."""
+    text is appended as its own tokens, except the part held for the model at a seam
+    (`split(forced, next_chars)` gives the appended pieces and the held text). Count the
+    forced runs where A0's tokens for the appended part were different: another split of
+    the same text, or a token that ran on past it. Returns (differing, runs, examples)."""
     shape = compile_shape(schema_json)
     differ = total = 0
     examples: list[str] = []
@@ -93,18 +95,35 @@ def seams(records: dict[str, dict], schema_json: str, pieces) -> tuple[int, int,
                 matcher.feed(tokens[i])  # a token A0 chose: fast-forward decodes it too
                 i += 1
                 continue
+            if matcher.done:
+                break
+            appended, held = split(forced, matcher.next_chars())
+            kept = forced[: len(forced) - len(held)]
             total += 1
             own, covered = [], ""
-            while len(covered) < len(forced) and i < len(tokens):
+            while len(covered) < len(kept) and i < len(tokens):
                 own.append(tokens[i])
                 covered += tokens[i]
                 i += 1
-            if own != pieces(forced):
+            if own != appended:
                 differ += 1
                 if len(examples) < 8:
-                    examples.append(f"forced {forced!r}: A0 chose {own!r}")
-            if covered.startswith(forced) and len(covered) > len(forced):
-                matcher.feed(covered[len(forced) :])  # ran on into the next choice
+                    examples.append(f"appended {kept!r} (held {held!r}): A0 chose {own!r}")
+            if covered.startswith(forced):
+                if len(covered) > len(forced):
+                    matcher.feed(covered[len(forced) :])  # ran on into the next choice
+            elif forced.startswith(covered):  # A0's next tokens write the held text
+                rest = forced[len(covered) :]
+                while rest and i < len(tokens):
+                    token = tokens[i]
+                    i += 1
+                    if token.startswith(rest):
+                        matcher.feed(token[len(rest) :])
+                        rest = ""
+                    elif rest.startswith(token):
+                        rest = rest[len(token) :]
+                    else:
+                        break
     return differ, total, examples
 
 
@@ -197,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = base.model_copy(update={"fast_forward": ff, "run_name": f"bench-{label}"})
             runs[label] = run(bench, settings)
         compare("bench set", runs["A"], runs["A0"], truth, exact)
-        with EmbeddedEngine(base.model_copy(update={"parallel": 1})) as engine:
+        one = base.model_copy(update={"parallel": 1, "fast_forward": True})
+        with EmbeddedEngine(one) as engine:
 
             def pieces(text: str) -> list[str]:
                 reply = httpx.post(
@@ -205,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return [t["piece"] for t in reply.raise_for_status().json()["tokens"]]
 
+            def split(forced: str, after) -> tuple[list[str], str]:
+                kept, _ids, held = engine._fast_forward.seam(forced, after)
+                return (pieces(kept) if kept else []), held
+
             differ, total, examples = seams(
-                runs["A0"], json.dumps(bench.schema.grammar_schema), pieces
+                runs["A0"], json.dumps(bench.schema.grammar_schema), split
             )
         print(f"   seams: A0's own tokens differ from the appended ones in {differ}/{total}")
         for line in examples:

@@ -360,8 +360,9 @@ class ScriptedLlama:
     checking the request: the grammar accepts the target's rest, the prompt extends the
     previous one (the slot's cache), the slot is the same."""
 
-    def __init__(self, answer: str, split: int = 2):
+    def __init__(self, answer: str, split: int = 2, merges: tuple[str, ...] = ()):
         self.answer, self.split = answer, split
+        self.merges = sorted(merges, key=len, reverse=True)  # multi-character tokens
         self.bodies: list[dict] = []
 
     def written(self, body: dict) -> str:
@@ -369,14 +370,24 @@ class ScriptedLlama:
 
     texts: dict[int, str] = {}
 
+    def token_id(self, piece: str) -> int:
+        ids = {t: i for i, t in self.texts.items()}
+        if piece not in ids:
+            ids[piece] = len(self.texts) + 1000
+            self.texts[ids[piece]] = piece
+        return ids[piece]
+
     def tokenize(self, text: str, special: bool) -> list[int]:
+        """A deterministic tokenizer: the longest of `merges` that starts here, else one
+        character (a fake, for units; the real one is llama.cpp's)."""
         if special:  # the prompt: one id
             self.texts[1] = ""
             return [1]
-        ids = []
-        for n in range(0, len(text), 3):  # forced text: tokens of three characters
-            ids.append(len(self.texts) + 1000)
-            self.texts[ids[-1]] = text[n : n + 3]
+        ids, at = [], 0
+        while at < len(text):
+            piece = next((m for m in self.merges if text.startswith(m, at)), text[at])
+            ids.append(self.token_id(piece))
+            at += len(piece)
         return ids
 
     def send(self, body: dict) -> dict:
@@ -388,7 +399,9 @@ class ScriptedLlama:
         done = self.written(body)
         assert self.answer.startswith(done)
         assert lark_to_regex(body["grammar"]).fullmatch(self.answer[len(done) :])
-        token = self.answer[len(done) : len(done) + self.split]
+        rest = self.answer[len(done) :]
+        # the model writes a multi-character token where the rest starts with one
+        token = next((m for m in self.merges if rest.startswith(m)), rest[: self.split])
         reply: dict = {
             "choices": [{"text": token, "finish_reason": "length"}],
             "usage": {"prompt_tokens": 100 + len(body["prompt"]), "completion_tokens": 1},
@@ -402,9 +415,9 @@ class ScriptedLlama:
         return reply
 
 
-def fast_forward(llama: ScriptedLlama) -> FastForward:
+def fast_forward(llama: ScriptedLlama, model: str = "test") -> FastForward:
     return FastForward(
-        llama.send, llama.tokenize, lambda reply, s: Completion.failed("err"), 2, "test"
+        llama.send, llama.tokenize, lambda reply, s: Completion.failed("err"), 2, model
     )
 
 
@@ -437,6 +450,42 @@ def test_logprobs_spell_the_answer_with_forced_runs_marked() -> None:
     forced = [t for t in done.logprobs if t.forced]
     assert forced and all(t.logprob == 0.0 and t.top == {} for t in forced)
     assert sum(not t.forced for t in done.logprobs) == done.completion_tokens
+
+
+def test_forced_text_is_not_split_where_the_whole_answer_has_one_token() -> None:
+    """`":["` and ` thorax` are single tokens of the whole answer (as in Gemma's
+    vocabulary); forced text tokenized on its own would end at `":[` and ` `, and the model
+    would be asked to go on from tokens it never saw its examples go on from."""
+    schema = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "onderzoek": {"enum": ["CT thorax", "CT abdomen", "MRI"]},
+                "bevindingen": {
+                    "type": "array",
+                    "maxItems": 3,
+                    "items": {"type": "string", "maxLength": 20},
+                },
+            },
+            "required": ["onderzoek", "bevindingen"],
+        }
+    )
+    answer = '{"onderzoek":"CT thorax","bevindingen":["cyste"]}'
+    merges = ('":["', '":"', ' thorax', ' t', ' a', "CT", "cyste", '"]}')
+    llama = ScriptedLlama(answer, split=1, merges=merges)
+    ff = fast_forward(llama, model="test-merges")
+    done = ff.complete(request(schema, top_logprobs=2), "PROMPT", lambda extra: None)
+    assert done.text == answer and done.finish_reason == "stop"
+    assert "".join(t.token for t in done.logprobs or []) == answer
+    texts = lambda ids: [llama.texts[i] for i in ids]  # noqa: E731
+    written = llama.written(llama.bodies[-1])
+    # the prompt holds the answer so far in the tokens the whole answer has
+    assert texts(llama.bodies[-1]["prompt"][1:]) == texts(llama.tokenize(written, False))
+    chosen = [t.token for t in done.logprobs or [] if not t.forced]
+    assert ' thorax' in chosen and '":["' in chosen  # written by the model, seam and all
+    assert llama.bodies[-1]["grammar"].count('":["') == 0
+    held = [b["grammar"].split("start: ", 1)[1] for b in llama.bodies]
+    assert any(g.startswith(json.dumps('":[')) for g in held)  # held back, then required
 
 
 def test_the_decoded_budget_is_honest() -> None:

@@ -8,7 +8,8 @@ with a `Matcher` and, in one slot, repeats:
 
 * append the forced text (tokenized on its own, the way llguidance forces text) to the
   prompt — the slot's cache holds everything before it, so only the new tokens are
-  evaluated, as one batch;
+  evaluated, as one batch — except, at a seam, its last tokens where the whole answer's
+  tokens would run on into the next choice: those the model writes itself (`seam`);
 * ask llama.cpp for one token under the grammar of everything the answer may still be.
 
 The answer text is the one the whole-answer grammar would accept, byte for byte in form,
@@ -38,6 +39,12 @@ Reply = dict[str, Any]
 # tokens of forced texts, per model: few distinct texts per schema, shared by the engines of
 # a process (a bench starts one per repetition)
 _FORCED_TOKENS: dict[str, dict[str, list[int]]] = {}
+# and where forced text is split at a seam (`FastForward.seam`), per model
+_SEAMS: dict[str, dict[tuple[str, frozenset[str] | None], tuple[str, str]]] = {}
+# where forced text may be followed by any character (a string value starts): the characters
+# a seam is tested with; where they are listed, the first SEAM_CHARS of them
+SEAM_SAMPLE = tuple("aeosCDMTX17 -")
+SEAM_CHARS = 40
 
 
 class _DecodeWhole(Exception):
@@ -62,6 +69,7 @@ class FastForward:
     ):
         self.send, self._tokenize, self.failed, self.slots = send, tokenize, failed, slots
         self._token_cache = _FORCED_TOKENS.setdefault(model, {})
+        self._seams = _SEAMS.setdefault(model, {})
         self._thread = threading.local()
         self._next_slot = itertools.count()
         self.stats: Counter[str] = Counter()  # answers, whole-answer fallbacks and why
@@ -79,6 +87,37 @@ class FastForward:
         if ids is None:
             ids = self._token_cache[text] = list(self._tokenize(text, False))
         return ids
+
+    def seam(self, forced: str, after: frozenset[str] | None) -> tuple[str, list[int], str]:
+        """Split forced text into what is appended as prompt tokens and what is held for
+        the next decoded token to start with: (kept text, its tokens, held text).
+
+        Tokenized on its own, forced text ends at the seam, where the whole answer's
+        tokens may run on: `":[` then `"` where the model's examples showed `":["`; `CT`,
+        a forced space, then `thorax` where they showed ` thorax`. A base model that
+        imitates its examples goes astray after such a split, so where a character that
+        may come next (`after`; a sample of them when any may) joins the forced text's
+        last tokens, those tokens are held back and the model writes them itself."""
+        key = (forced, after)
+        split = self._seams.get(key)
+        if split is None:
+            split = self._seams[key] = self._split(forced, after)
+        kept, held = split
+        return kept, (self.tokens(kept) if kept else []), held
+
+    def _split(self, forced: str, after: frozenset[str] | None) -> tuple[str, str]:
+        ids = self.tokens(forced)
+        keep = len(ids)
+        for char in sorted(after)[:SEAM_CHARS] if after is not None else SEAM_SAMPLE:
+            joined = self._tokenize(forced + char, False)
+            pairs = enumerate(zip(ids, joined, strict=False))  # joined is the longer
+            keep = min(keep, next((n for n, (a, b) in pairs if a != b), len(ids)))
+        if keep == len(ids):
+            return forced, ""
+        for cut in range(len(forced) - 1, -1, -1):  # the text of the first `keep` tokens
+            if (self.tokens(forced[:cut]) if cut else []) == ids[:keep]:
+                return forced[:cut], forced[cut:]
+        return forced, ""  # no clean cut: append it all, as before
 
     def count(self, key: str) -> None:
         with self._stats_lock:
@@ -118,26 +157,34 @@ class FastForward:
         prompt_tokens = len(pieces)  # as the pipeline counts them: without forced text
         text: list[str] = []
         logprobs: list[TokenLogprob] | None = [] if request.top_logprobs else None
-        decoded = forced_tokens = cached_tokens = evaluated = 0
+        decoded = forced_tokens = cached_tokens = evaluated = seams = 0
+        held = ""  # forced text left for the next decoded token to start with (a seam)
         finish = "stop"
         while True:
             forced = matcher.take_forced()
             if forced:
-                ids = self.tokens(forced)
-                text.append(forced)
-                forced_tokens += len(ids)
-                if logprobs is not None:
-                    logprobs.append(TokenLogprob(forced, 0.0, {}, forced=True))
                 if matcher.done:  # the closing text is never evaluated: nothing follows
-                    break
-                pieces.extend(ids)
+                    kept, ids, held = forced, self.tokens(forced), ""
+                else:
+                    kept, ids, held = self.seam(forced, matcher.next_chars())
+                    seams += bool(held)
+                if kept:
+                    text.append(kept)
+                    forced_tokens += len(ids)
+                    if logprobs is not None:
+                        logprobs.append(TokenLogprob(kept, 0.0, {}, forced=True))
+                    pieces.extend(ids)
             if matcher.done:
                 break
             if decoded >= request.max_tokens:
                 finish = "length"
+                if held:  # forced, so part of the answer so far
+                    text.append(held)
+                    if logprobs is not None:
+                        logprobs.append(TokenLogprob(held, 0.0, {}, forced=True))
                 break
             try:
-                reply = self.send(self._body(request, pieces, matcher, decoded))
+                reply = self.send(self._body(request, pieces, matcher, decoded, held))
             except Exception as exc:  # llama.cpp reports every failure the same way
                 return Completion.failed(f"llama.cpp: {exc}", started)
             if "error" in reply:
@@ -149,8 +196,14 @@ class FastForward:
             else:  # what the slot evaluated anew: the last token and forced text, if cached
                 evaluated += usage.get("prompt_tokens", 0) - cached
             token, token_id, chosen = self._chosen(reply, logprobs is not None)
+            if token.startswith(held):  # the token wrote the held text and went on
+                new, held = token[len(held) :], ""
+            elif held.startswith(token):  # it wrote part of the held text only
+                new, held = "", held[len(token) :]
+            else:
+                raise _DecodeWhole("a token the matcher rejected")
             try:
-                matcher.feed(token)
+                matcher.feed(new)
             except Rejected as exc:
                 raise _DecodeWhole("a token the matcher rejected") from exc
             decoded += 1
@@ -160,6 +213,7 @@ class FastForward:
                 logprobs.append(chosen)
         with self._stats_lock:
             self.stats["answer tokens evaluated after the first request"] += evaluated
+            self.stats["seams left to the model"] += seams
         return Completion(
             text="".join(text),
             finish_reason=finish,
@@ -172,7 +226,7 @@ class FastForward:
         )
 
     def _body(
-        self, request: Request, pieces: list[str | int], matcher: Matcher, step: int
+        self, request: Request, pieces: list[str | int], matcher: Matcher, step: int, held: str
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "prompt": pieces,
@@ -180,7 +234,7 @@ class FastForward:
             "temperature": request.temperature,
             "cache_prompt": True,
             "id_slot": self.slot(),
-            "grammar": matcher.remaining_grammar(),
+            "grammar": matcher.remaining_grammar(held),
         }
         if request.seed is not None:  # a fresh draw per token, reproducible from the seed
             body["seed"] = (request.seed + step) % 2**32

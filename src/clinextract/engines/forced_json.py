@@ -97,10 +97,12 @@ class Matcher:
             out.append(char)
         return "".join(out)
 
-    def remaining_grammar(self) -> str:
-        """A Lark grammar for llguidance: every way the answer may go on from here."""
+    def remaining_grammar(self, written: str = "") -> str:
+        """A Lark grammar for llguidance: every way the answer may go on from here,
+        after `written` (text the matcher has followed but the prompt does not hold yet)."""
         rules = Rules()  # only the values still to come
-        parts = [frame.rest(rules) for frame in reversed(self.stack)]
+        parts = [lark_string(written)] if written else []
+        parts += [frame.rest(rules) for frame in reversed(self.stack)]
         start = " ".join(p for p in parts if p)
         return "%llguidance {}\nstart: " + start + "\n" + rules.text()
 
