@@ -3,6 +3,7 @@ it cost? Writes bench/CALIBRATION.md.
 
     .venv/bin/python bench/calibration.py            # the full measurement
     .venv/bin/python bench/calibration.py --quick    # fewer reports, no sampling
+    .venv/bin/python bench/calibration.py --rescore  # the saved runs, scored again
 
 Datasets: the bundled example (36 reports, gold labels, gold evidence spans in
 examples/data/radiology_evidence_gold.json) with 0 and 3 examples, and the bench set
@@ -46,8 +47,10 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def same(got: Any, want: Any) -> bool:
+    if isinstance(got, bool) or isinstance(want, bool):  # bool is an int: test it first
+        return got is want
     if isinstance(got, int | float) and isinstance(want, int | float):
-        return not isinstance(got, bool) and not isinstance(want, bool) and abs(got - want) < 0.51
+        return abs(got - want) < 0.51
     if isinstance(got, str) and isinstance(want, str):
         return got.strip().lower() == want.strip().lower()
     return got == want
@@ -223,44 +226,68 @@ def collect(dataset, result) -> tuple[list[dict[str, Any]], dict[str, int]]:
     return values, ev
 
 
+SAVED = ROOT / "bench" / "out" / "calibration"  # each run's predictions, for --rescore
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--threshold", type=float, default=None, help="default: --review-below's")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "CALIBRATION.md")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help=f"score the runs saved in {SAVED.relative_to(ROOT)} again, without the model",
+    )
     args = parser.parse_args(argv)
     threshold = args.threshold if args.threshold is not None else Settings().review_below
     limit = 12 if args.quick else None
-    engine = create_engine(Settings())
+    engine = None if args.rescore else create_engine(Settings())
     try:  # a crashed run must not leave llama.cpp running
-        sections, cost_rows = [], []
         with tempfile.TemporaryDirectory(prefix="clinextract-calibration-") as tmp:
             docs = 12 if args.quick else 48
             datasets = [example_dataset(), bench_dataset(Path(tmp) / "bench", docs)]
-            for dataset in datasets:
-                for shots in (0, 3):
-                    label = f"{dataset['name']}, {shots} examples"
-                    print(f"{label}: log-probabilities ...", flush=True)
-                    lp = run(dataset, engine, Path(tmp) / "lp", shots, limit)
-                    print(f"{label}: --evidence off ...", flush=True)
-                    off = run(dataset, engine, Path(tmp) / "off", shots, limit, evidence="off")
-                    lp2 = run(dataset, engine, Path(tmp) / "lp2", shots, limit) if shots else None
-                    cost_rows.append((label, lp, off, lp2))
-                    values, ev = collect(dataset, lp)
-                    sampled = None
-                    if shots and not args.quick and args.samples:
-                        print(f"{label}: --samples {args.samples} ...", flush=True)
-                        sampled = run(
-                            dataset, engine, Path(tmp) / "sc", shots, limit, samples=args.samples
-                        )
-                        sampled = collect(dataset, sampled)[0]
-                    sections.append((label, values, ev, sampled))
+
+            def measured(dataset, name: str, shots: int, **extra) -> dict[str, Any]:
+                saved = SAVED / f"{dataset['name'].replace(' ', '-')}-{shots}-{name}.json"
+                if args.rescore:
+                    return json.loads(saved.read_text(encoding="utf-8"))
+                result = run(dataset, engine, Path(tmp) / name, shots, limit, **extra)
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+                return result
+
+            sections, cost_rows = measure(args, datasets, measured)
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
     write_report(args, threshold, sections, cost_rows)
     print(f"wrote {args.output}")
     return 0
+
+
+def measure(args, datasets, measured) -> tuple[list, list]:
+    """Each dataset with 0 and 3 examples: log-probabilities, --evidence off, (with
+    examples) log-probabilities again, so that the cost is taken on both sides of the
+    off run, and self-consistency."""
+    sections, cost_rows = [], []
+    for dataset in datasets:
+        for shots in (0, 3):
+            label = f"{dataset['name']}, {shots} examples"
+            print(f"{label}: log-probabilities ...", flush=True)
+            lp = measured(dataset, "lp", shots)
+            print(f"{label}: --evidence off ...", flush=True)
+            off = measured(dataset, "off", shots, evidence="off")
+            lp2 = measured(dataset, "lp2", shots) if shots else None
+            cost_rows.append((label, lp, off, lp2))
+            values, ev = collect(dataset, lp)
+            sampled = None
+            if shots and not args.quick and args.samples:
+                print(f"{label}: --samples {args.samples} ...", flush=True)
+                sampled = collect(dataset, measured(dataset, "sc", shots, samples=args.samples))[0]
+            sections.append((label, values, ev, sampled))
+    return sections, cost_rows
 
 
 def pct(x: float | None) -> str:

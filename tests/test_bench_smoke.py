@@ -66,3 +66,24 @@ def test_review_loop_bench_runs_with_a_fake_engine(tmp_path, monkeypatch) -> Non
     assert "| 2 | lowest confidence | onderzoek | 4 |" in text
     assert "| 2 | random (seed 0) | bevindingen | 4 |" in text
     assert "| 2 | +0.000 | +0.000 | +0.000 |" in text
+
+
+def test_calibration_judges_booleans_numbers_text_and_list_items() -> None:
+    from bench.calibration import judged_values
+
+    truth = {"nodus": True, "mm": 7, "soort": "CT thorax", "lijst": ["cyste"], "leeg": None}
+    item = {"nodus": True, "mm": 7.4, "soort": "ct thorax ", "lijst": ["cyste", "x"]}
+    item["leeg"] = None
+    right = {v["path"]: v["right"] for v in judged_values(item, truth)}
+    assert right == {
+        "nodus": True,
+        "mm": True,
+        "soort": True,
+        "lijst[0]": True,
+        "lijst[1]": False,
+        "leeg": True,
+    }
+    wrong = {"nodus": False, "mm": 1, "soort": "MRI", "lijst": [], "leeg": 3}
+    judged = {v["path"]: v["right"] for v in judged_values(wrong, truth)}
+    assert judged == dict.fromkeys(["nodus", "mm", "soort", "lijst", "leeg"], False)
+    assert not any(v["right"] for v in judged_values({**item, "nodus": 1}, truth)[:1])
