@@ -310,10 +310,12 @@ def write_report(args, threshold, sections, cost_rows) -> None:
         "'≥ threshold' is the accuracy of the values at or above it and their share.",
         "",
     ]
-    overall_lp, overall_sc = [], []
+    overall_lp, overall_sc, with_examples = [], [], []
     for label, values, ev, sampled in sections:
         overall_lp += values
         overall_sc += sampled or []
+        if not label.endswith(" 0 examples"):
+            with_examples += values
         lines += [
             f"## {label}",
             "",
@@ -359,6 +361,13 @@ def write_report(args, threshold, sections, cost_rows) -> None:
         f"{num(s['ece'])}; accuracy over all values {pct(s['accuracy'])}, at or above "
         f"{threshold}: {pct(s['above_accuracy'])} ({pct(s['above_share'])} of the values).",
     ]
+    w = summarise(with_examples, threshold)
+    lines.append(
+        f"- log-probability confidence with 3 examples (what a task with an Example_Path "
+        f"gets by default), both datasets: AUROC {num(w['auroc'])}, ECE {num(w['ece'])}; "
+        f"accuracy over all values {pct(w['accuracy'])}, at or above {threshold}: "
+        f"{pct(w['above_accuracy'])} ({pct(w['above_share'])} of the values)."
+    )
     if overall_sc:
         t = summarise(overall_sc, threshold)
         lines.append(

@@ -158,6 +158,9 @@ def compare(name: str, a: dict, a0: dict, truth: dict[str, dict[str, Any]], scor
         if min(m for m in (r["A0 margin"], r["A margin"], 99.0) if m is not None) < NEAR_TIE
     )
     print(f"\n== {name}: fields identical A vs A0: {same}/{total} = {same / total:.1%}")
+    ids = [k for k in a0 if k != "_stats"]
+    valid = {k: sum(r[i]["status"] == "success" for i in ids) for k, r in (("A", a), ("A0", a0))}
+    print(f"   records valid (success): A {valid['A']}/{len(ids)}, A0 {valid['A0']}/{len(ids)}")
     print(f"   agreement with the truth: A {right['A'] / total:.1%}, A0 {right['A0'] / total:.1%}")
     print(f"   differing fields at a near-tie (margin < {NEAR_TIE}): {near}/{len(rows)}")
     for r in rows:
