@@ -141,7 +141,8 @@ def _throughput(t: ThroughputResult) -> list[str]:
         f"load not counted (A {t.load_seconds['A']} s, A0 {t.load_seconds['A0']} s, "
         f"B {t.load_seconds['B']} s).",
         "",
-        f"- **A** = `pipeline.run_task` with `Settings()` defaults ({_kv(t.settings)}); the "
+        f"- **A** = `pipeline.run_task` with the `Settings()` defaults and `--fast-forward` "
+        f"({_kv(t.settings)}); the "
         "whole pipeline is timed (read, prompt, engine, validate, checkpoint, final file). "
         f"Engine: {_kv(t.a_engine, skip=('model_sha256',))}.",
         "- **A0** = A with `--no-fast-forward`: every output token decoded, as before.",

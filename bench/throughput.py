@@ -232,7 +232,7 @@ def measure(
                     f"accuracy {sample.accuracy:.0%}; other processes used "
                     f"{sample.other_cores:.1f} cores"
                 )
-        settings_used = base.model_dump(
+        settings_used = base.model_copy(update=A_SETTINGS).model_dump(
             mode="json",
             include={
                 "parallel",

@@ -471,7 +471,7 @@ def test_forced_text_is_not_split_where_the_whole_answer_has_one_token() -> None
         }
     )
     answer = '{"onderzoek":"CT thorax","bevindingen":["cyste"]}'
-    merges = ('":["', '":"', ' thorax', ' t', ' a', "CT", "cyste", '"]}')
+    merges = ('":["', '":"', " thorax", " t", " a", "CT", "cyste", '"]}')
     llama = ScriptedLlama(answer, split=1, merges=merges)
     ff = fast_forward(llama, model="test-merges")
     done = ff.complete(request(schema, top_logprobs=2), "PROMPT", lambda extra: None)
@@ -482,7 +482,7 @@ def test_forced_text_is_not_split_where_the_whole_answer_has_one_token() -> None
     # the prompt holds the answer so far in the tokens the whole answer has
     assert texts(llama.bodies[-1]["prompt"][1:]) == texts(llama.tokenize(written, False))
     chosen = [t.token for t in done.logprobs or [] if not t.forced]
-    assert ' thorax' in chosen and '":["' in chosen  # written by the model, seam and all
+    assert " thorax" in chosen and '":["' in chosen  # written by the model, seam and all
     assert llama.bodies[-1]["grammar"].count('":["') == 0
     held = [b["grammar"].split("start: ", 1)[1] for b in llama.bodies]
     assert any(g.startswith(json.dumps('":[')) for g in held)  # held back, then required
