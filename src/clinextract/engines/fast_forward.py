@@ -115,7 +115,8 @@ class FastForward:
         if keep == len(ids):
             return forced, ""
         for cut in range(len(forced) - 1, -1, -1):  # the text of the first `keep` tokens
-            if (self.tokens(forced[:cut]) if cut else []) == ids[:keep]:
+            # asked directly: these prefixes are never appended, so they stay out of the cache
+            if (self._tokenize(forced[:cut], False) if cut else []) == ids[:keep]:
                 return forced[:cut], forced[cut:]
         return forced, ""  # no clean cut: append it all, as before
 
