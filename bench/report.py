@@ -139,9 +139,10 @@ def _throughput(t: ThroughputResult) -> list[str]:
         "integer), the bundled Gemma 3 270M Q4_K_M, zero-shot. "
         f"{t.reps} repetitions, the variants taking turns (A,A0,B then A0,B,A ...); model "
         f"load not counted (A {t.load_seconds['A']} s, A0 {t.load_seconds['A0']} s, "
-        f"B {t.load_seconds['B']} s).",
+        f"B {t.load_seconds['B']} s; A's and A0's include building llguidance's view of "
+        "the vocabulary, ≈ 1.7 s, which the engine does while loading).",
         "",
-        f"- **A** = `pipeline.run_task` with the `Settings()` defaults and `--fast-forward` "
+        f"- **A** = `pipeline.run_task` with the `Settings()` defaults, fast-forward on "
         f"({_kv(t.settings)}); the "
         "whole pipeline is timed (read, prompt, engine, validate, checkpoint, final file). "
         f"Engine: {_kv(t.a_engine, skip=('model_sha256',))}.",

@@ -557,8 +557,8 @@ def test_each_worker_thread_keeps_its_own_slot() -> None:
 def test_cli_flag_and_resume_hash(tmp_path: Path) -> None:
     from clinextract.settings import Settings
 
-    off, on = Settings(), Settings(fast_forward=True)
-    assert not off.fast_forward  # experimental: off by default
+    on, off = Settings(), Settings(fast_forward=False)
+    assert on.fast_forward  # on by default
     assert on.fast_forward and on.output_config() != off.output_config()
     server = Settings(engine="openai", base_url=["http://x"])
     assert "fast_forward" not in server.output_config()  # other engines ignore it

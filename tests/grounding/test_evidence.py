@@ -74,3 +74,12 @@ def test_every_span_is_the_source_text_at_its_offsets(text, value):
     found = evidence(Source(text), "some_field", value, {"description": "grootte in mm"})
     assert found and all(e["match"] in ("exact", "fuzzy", "none") for e in found)
     assert_spans(found, text)
+
+
+def test_offsets_hold_where_lower_casing_changes_the_length():
+    # "İ".lower() is two characters: the lowered copy must keep the report's offsets
+    text = "İİ Ankara: nodus van 7 mm. Geen ascites."
+    found = evidence(Source(text), "grootte_mm", 7, {"description": "grootte in mm"})
+    assert found[0]["text"] == "7 mm" and found[0]["start"] == text.index("7 mm")
+    assert evidence(Source(text), "plaats", "ankara", {})[0]["text"] == "Ankara"
+    assert evidence(Source(text), "ascites", False, {})[0]["text"] == "Geen ascites"

@@ -20,9 +20,8 @@ For `exact` and `fuzzy` entries `text == source[start:end]` always holds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 Entry = dict[str, Any]
 MAX_ENTRIES = 3  # a finding mentioned in the findings and again in the conclusion
@@ -42,8 +41,7 @@ STOPWORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):  # a tuple: a report's words are made for every record
     text: str  # lower case
     start: int
     end: int
@@ -55,7 +53,8 @@ class Source:
 
     def __init__(self, text: str):
         self.text = text
-        self.low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        low = text.lower()  # offsets must stay the same: a few letters grow when lowered
+        self.low = low if len(low) == len(text) else "".join(_lower_char(c) for c in text)
 
     @cached_property
     def words(self) -> list[Word]:
@@ -116,10 +115,11 @@ def _fuzzy(source: Source, text: str) -> list[Entry]:
     if not wanted:
         return []
     best: tuple[float, int, int] | None = None
+    wanted_words = tuple(wanted)
     for first, end in source.sentences:
         matched = []
         for n in range(first, end):
-            score = max(similar(source.words[n].text, w) for w in wanted)
+            score = best_similar(source.words[n].text, wanted_words)
             if score:
                 matched.append((n, score))
         if not matched:
@@ -143,6 +143,18 @@ def _fuzzy(source: Source, text: str) -> list[Entry]:
         return []
     start, end = source.words[best[1]].start, source.words[best[2]].end
     return [source.entry(start, end, "fuzzy")]
+
+
+def _lower_char(char: str) -> str:
+    low = char.lower()
+    return low if len(low) == 1 else char
+
+
+@lru_cache(maxsize=65536)
+def best_similar(word: str, wanted: tuple[str, ...]) -> float:
+    """The best `similar` of `word` to any of `wanted` (asked for every word of a report,
+    for every value: one cache look-up instead of one per wanted word)."""
+    return max((similar(word, w) for w in wanted), default=0.0)
 
 
 @lru_cache(maxsize=65536)
@@ -183,9 +195,13 @@ def _content(text: str) -> list[str]:
 
 def cue_words(path: str, node: dict[str, Any]) -> list[str]:
     """Words that name a field: its name's parts and its description's content words."""
-    name = re.sub(r"\[\d+\]", "", path).replace(".", " ").replace("_", " ")
-    words = _content(name) + _content(str(node.get("description", "")))
-    return [w for w in dict.fromkeys(words) if not w.isdigit()]
+    return list(_cue_words(re.sub(r"\[\d+\]", "", path), str(node.get("description", ""))))
+
+
+@lru_cache(maxsize=4096)  # the same few fields in every record
+def _cue_words(name: str, description: str) -> tuple[str, ...]:
+    words = _content(name.replace(".", " ").replace("_", " ")) + _content(description)
+    return tuple(w for w in dict.fromkeys(words) if not w.isdigit())
 
 
 # --- booleans and hints -----------------------------------------------------------------
@@ -197,12 +213,10 @@ def _mention(source: Source, cues: list[str], negated: bool) -> Entry | None:
     if not cues:
         return None
     best: tuple[tuple[float, int], int, int] | None = None
+    named = tuple(cues)
+    scores = [best_similar(word.text, named) for word in source.words]
     for first, end in source.sentences:
-        hits = []
-        for n in range(first, end):
-            score = max(similar(source.words[n].text, c) for c in cues)
-            if score:
-                hits.append(n)
+        hits = [n for n in range(first, end) if scores[n]]
         if not hits:
             continue
         # a negation just before a cue ("geen noduli") or just after it ("follow-up is
@@ -221,9 +235,7 @@ def _mention(source: Source, cues: list[str], negated: bool) -> Entry | None:
         lo, hi = hits[0], hits[-1] if hits[-1] - hits[0] <= 6 else hits[0]
         if negation is not None:
             lo, hi = min(lo, negation), max(hi if hi - negation <= 6 else lo, negation)
-        strength = {
-            source.words[n].text: max(similar(source.words[n].text, c) for c in cues) for n in hits
-        }
+        strength = {source.words[n].text: scores[n] for n in hits}
         # ties go to the later sentence: conclusions and advice come after the question
         score = (sum(strength.values()) - 0.01 * (hi - lo), first)
         if best is None or score > best[0]:
