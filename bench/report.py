@@ -207,6 +207,7 @@ def _agreement(t: ThroughputResult) -> list[str]:
         "a decoded token is chosen from logits that llama.cpp computed in a differently "
         "shaped batch, so near-ties between two values can fall the other way.",
         "",
+        *_self_agreement(t),
         *(
             [
                 "<details><summary>the differences in the first repetition</summary>",
@@ -221,6 +222,22 @@ def _agreement(t: ThroughputResult) -> list[str]:
             if listed
             else []
         ),
+    ]
+
+
+def _self_agreement(t: ThroughputResult) -> list[str]:
+    runs = {v: t.self_agreement(v) for v in ("A", "A0")}
+    if not any(total for _, total in runs.values()):
+        return []
+    told = ", ".join(
+        f"{v} {same}/{total} = {same / total:.1%}" for v, (same, total) in runs.items() if total
+    )
+    return [
+        "The same comparison between two repetitions of one variant (the same settings, run "
+        f"again): {told}. That is how far the engine agrees with itself at "
+        f"`--parallel {t.settings.get('parallel', 8)}`, whose batches hold other reports "
+        "each time; A against A0 cannot be expected to agree more.",
+        "",
     ]
 
 

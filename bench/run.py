@@ -27,8 +27,10 @@ from clinextract.settings import Settings  # noqa: E402
 
 FULL = {"docs": 48, "reps": 3, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
 # quick: 16 reports, twice the slots: with 8 on 8 slots every report starts at once and
-# the run is all ramp-up and drain (fast-forward 1.18-1.23x there, 1.30x with 16)
-QUICK = {"docs": 16, "reps": 2, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
+# the run is all ramp-up and drain (fast-forward 1.18-1.23x there, 1.30x with 16); three
+# repetitions, so that each variant is once the first of its repetition (the machine's
+# drift between runs was +-6 % of A's docs/s on 16 reports)
+QUICK = {"docs": 16, "reps": 3, "overhead_rows": 10_000, "memory_rows": (1_000, 100_000)}
 SWEEP = [{"parallel": 4}, {"parallel": 8}, {"parallel": 16}]
 
 
@@ -118,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         same, total, _ = t.agreement()
         print(f"fields identical with and without fast-forward: {same}/{total}")
+        for v in ("A", "A0"):
+            same, total = t.self_agreement(v)
+            if total:
+                print(f"fields identical between two repetitions of {v}: {same}/{total}")
     for line in res.summary_lines():
         print(line)
     return 0

@@ -10,6 +10,7 @@ fast-forward: the same reports, the same settings, field by field.
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import tempfile
@@ -98,20 +99,36 @@ class ThroughputResult:
     def agreement(self) -> tuple[int, int, list[tuple[str, str, Any, Any]]]:
         """Fields identical between A and A0 in the same repetition, summed over
         repetitions: (identical, compared, the differences of the first repetition)."""
+        reps = sorted({s.rep for s in self.samples})
+        return self._compare([(("A", rep), ("A0", rep)) for rep in reps])
+
+    def self_agreement(self, variant: str) -> tuple[int, int]:
+        """Fields identical between one variant's consecutive repetitions: how far the
+        engine agrees with itself, the same settings run again (llama.cpp is not
+        batch-invariant, and which reports share a batch differs from run to run)."""
+        reps = sorted({s.rep for s in self.samples if s.variant == variant})
+        same, total, _ = self._compare(
+            [((variant, a), (variant, b)) for a, b in itertools.pairwise(reps)]
+        )
+        return same, total
+
+    def _compare(
+        self, pairs: list[tuple[tuple[str, int], tuple[str, int]]]
+    ) -> tuple[int, int, list[tuple[str, str, Any, Any]]]:
+        runs = {(s.variant, s.rep): s.predictions for s in self.samples}
         same = total = 0
         first: list[tuple[str, str, Any, Any]] = []
-        for rep in sorted({s.rep for s in self.samples}):
-            pair = {s.variant: s for s in self.samples if s.rep == rep}
-            if "A" not in pair or "A0" not in pair:
+        for left, right in pairs:
+            if left not in runs or right not in runs:
                 continue
-            a, a0 = pair["A"].predictions, pair["A0"].predictions
-            for doc in sorted(set(a) | set(a0)):
+            a, b = runs[left], runs[right]
+            for doc in sorted(set(a) | set(b)):
                 for name in FIELDS:
                     x = a.get(doc, {}).get(name, "<failed>")
-                    y = a0.get(doc, {}).get(name, "<failed>")
+                    y = b.get(doc, {}).get(name, "<failed>")
                     total += 1
                     same += x == y
-                    if x != y and rep == min(s.rep for s in self.samples):
+                    if x != y and (left, right) == pairs[0]:
                         first.append((doc, name, x, y))
         return same, total, first
 

@@ -87,3 +87,38 @@ def test_calibration_judges_booleans_numbers_text_and_list_items() -> None:
     judged = {v["path"]: v["right"] for v in judged_values(wrong, truth)}
     assert judged == dict.fromkeys(["nodus", "mm", "soort", "lijst", "leeg"], False)
     assert not any(v["right"] for v in judged_values({**item, "nodus": 1}, truth)[:1])
+
+
+def test_answer_agreement_counts_fields_within_and_across_variants() -> None:
+    from bench.dataset import FIELDS
+    from bench.throughput import Sample, ThroughputResult
+
+    def sample(variant: str, rep: int, regio: str) -> Sample:
+        values = {name: None for name in FIELDS} | {"regio": regio}
+        return Sample(
+            variant,
+            rep,
+            1.0,
+            2,
+            0,
+            0,
+            2,
+            0,
+            0.0,
+            0.0,
+            predictions={"r1": dict(values), "r2": dict(values, onderzoek="CT")},
+        )
+
+    samples = [
+        sample("A", 1, "thorax"),
+        sample("A0", 1, "thorax"),
+        sample("A", 2, "abdomen"),
+        sample("A0", 2, "thorax"),
+    ]
+    result = ThroughputResult(2, 2, samples, {}, {}, {}, {"parallel": 8})
+    fields = 2 * len(FIELDS)
+    assert result.agreement() == (2 * fields - 2, 2 * fields, [])  # rep 2 differs twice
+    assert result.self_agreement("A") == (fields - 2, fields)
+    assert result.self_agreement("A0") == (fields, fields)
+    text = "\n".join(report._self_agreement(result))
+    assert f"A {fields - 2}/{fields}" in text and "`--parallel 8`" in text
