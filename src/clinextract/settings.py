@@ -126,8 +126,9 @@ class Settings(BaseModel):
         json_schema_extra=_flags("--threads"),
     )
     fast_forward: bool = Field(
-        # on: 1.3x the docs/s of --no-fast-forward on the bench, as often right; 90-97 % of
-        # fields identical, the rest near-ties moved by batch arithmetic (docs/performance.md)
+        # on: 1.2-1.3x the docs/s of --no-fast-forward on the bench, as often right, and
+        # its answers differ from it as much as two runs of either differ from each other
+        # (batch-dependent arithmetic at near-ties; docs/performance.md)
         True,
         description="Embedded engine: decode only the tokens the model chooses and append "
         "the text the schema forces (keys, quotes, brackets) as prompt tokens.",
