@@ -400,18 +400,35 @@ class ScriptedLlama:
         assert self.answer.startswith(done)
         assert lark_to_regex(body["grammar"]).fullmatch(self.answer[len(done) :])
         rest = self.answer[len(done) :]
-        # the model writes a multi-character token where the rest starts with one
-        token = next((m for m in self.merges if rest.startswith(m)), rest[: self.split])
+        # up to max_tokens tokens, as llama.cpp decodes them: a run ends at the end of the
+        # answer, or before the token holding a stop string (decoded, but not returned)
+        tokens: list[str] = []
+        finish = "length"
+        decoded = 0
+        while len(tokens) < body["max_tokens"] and rest:
+            # the model writes a multi-character token where the rest starts with one
+            token = next((m for m in self.merges if rest.startswith(m)), rest[: self.split])
+            decoded += 1
+            if any(stop in token for stop in body.get("stop", ())):
+                finish = "stop"
+                break
+            tokens.append(token)
+            rest = rest[len(token) :]
+        if not rest:
+            finish = "stop"
         reply: dict = {
-            "choices": [{"text": token, "finish_reason": "length"}],
-            "usage": {"prompt_tokens": 100 + len(body["prompt"]), "completion_tokens": 1},
+            "choices": [{"text": "".join(tokens), "finish_reason": finish}],
+            "usage": {"prompt_tokens": 100 + len(body["prompt"]), "completion_tokens": decoded},
         }
         if body.get("n_probs"):
-            token_id = 5000 + len(self.bodies)
-            self.texts[token_id] = token
-            reply["choices"][0]["logprobs"] = {
-                "content": [{"id": token_id, "token": token, "logprob": -0.5, "top_logprobs": []}]
-            }
+            content = []
+            for token in tokens:
+                token_id = 5000 + len(self.texts)
+                self.texts[token_id] = token
+                content.append(
+                    {"id": token_id, "token": token, "logprob": -0.5, "top_logprobs": []}
+                )
+            reply["choices"][0]["logprobs"] = {"content": content}
         return reply
 
 
@@ -486,6 +503,94 @@ def test_forced_text_is_not_split_where_the_whole_answer_has_one_token() -> None
     assert llama.bodies[-1]["grammar"].count('":["') == 0
     held = [b["grammar"].split("start: ", 1)[1] for b in llama.bodies]
     assert any(g.startswith(json.dumps('":[')) for g in held)  # held back, then required
+
+
+def test_a_free_string_is_decoded_as_one_run_stopped_before_its_closing_quote() -> None:
+    """Inside a string any token may come: one request decodes them all, llama.cpp stops
+    before the token holding the closing quote (decoded but not returned), and that token
+    is asked for alone, since it may run on into forced text (`",`)."""
+    schema = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "bevinding": {"type": "string", "maxLength": 60},
+                "zeker": {"type": "boolean"},
+            },
+            "required": ["bevinding", "zeker"],
+        }
+    )
+    answer = '{"bevinding":"longembolie rechts","zeker":true}'
+    merges = ("long", "embol", "ie", " rechts", '",')
+    llama = ScriptedLlama(answer, split=1, merges=merges)
+    done = fast_forward(llama, model="test-runs").complete(
+        request(schema, top_logprobs=2), "PROMPT", lambda extra: None
+    )
+    assert done.text == answer and done.finish_reason == "stop"
+    runs = [b for b in llama.bodies if b["max_tokens"] > 1]
+    assert len(runs) == 1 and runs[0]["stop"] == ['"'] and runs[0]["n_probs"] == 2
+    chosen = [t.token for t in done.logprobs or [] if not t.forced]
+    assert chosen == ["long", "embol", "ie", " rechts", '",', "t"]
+    assert [b["max_tokens"] for b in llama.bodies] == [32, 1, 1]  # the run, `",`, `t`
+    # decoded: the run's tokens, `",` (the stop token the run left out, asked again), `t`
+    assert done.completion_tokens == len(chosen)
+    assert "".join(t.token for t in done.logprobs or []) == answer
+    schema.validate_json(done.text)
+
+
+def test_a_run_asks_for_token_ids_even_without_logprobs() -> None:
+    schema = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {"bevinding": {"type": "string", "maxLength": 60}},
+            "required": ["bevinding"],
+        }
+    )
+    answer = '{"bevinding":"cyste links"}'
+    llama = ScriptedLlama(answer, split=2)
+    done = fast_forward(llama, model="test-runs-ids").complete(
+        request(schema), "PROMPT", lambda extra: None
+    )
+    assert done.text == answer and done.logprobs is None
+    runs = [b for b in llama.bodies if b["max_tokens"] > 1]
+    assert runs and all(b["n_probs"] == 1 for b in runs)
+    assert all(b.get("n_probs") is None for b in llama.bodies if b["max_tokens"] == 1)
+
+
+def test_a_schema_whose_answers_wait_more_steps_than_they_force_is_decoded_whole() -> None:
+    """Each request costs a llama.cpp step, each forced token saves one: a list of short
+    strings (a choice at nearly every token) is judged slower after the trial answers
+    and decoded whole from then on, while the bench schema stays fast-forwarded."""
+    from clinextract.engines.fast_forward import TRIAL_ANSWERS
+
+    entities = OutputSchema.from_json_schema(
+        {
+            "type": "object",
+            "properties": {"namen": {"type": "array", "maxItems": 9, "items": {"type": "string"}}},
+            "required": ["namen"],
+        }
+    )
+    wholes: list[dict] = []
+
+    def whole(extra: dict) -> Completion:
+        wholes.append(extra)
+        return Completion.failed("decoded whole")
+
+    list_llama = ScriptedLlama('{"namen":["a","b","c","d","e","f"]}', split=1)
+    ff = fast_forward(list_llama, model="test-judge")
+    for _ in range(TRIAL_ANSWERS):
+        list_llama.bodies.clear()
+        assert ff.complete(request(entities), "PROMPT", whole).finish_reason == "stop"
+    assert not wholes
+    ff.complete(request(entities), "PROMPT", whole)
+    assert wholes == [{"id_slot": ff.slot()}]
+    assert ff.stats["whole answer: fast-forward measured slower for this schema"] == 1
+
+    bench_llama = ScriptedLlama(ANSWER, split=1)
+    ff = fast_forward(bench_llama, model="test-judge")
+    for _ in range(TRIAL_ANSWERS + 1):
+        bench_llama.bodies.clear()
+        assert ff.complete(request(BENCH), "PROMPT", whole).text == ANSWER
+    assert len(wholes) == 1
 
 
 def test_the_decoded_budget_is_honest() -> None:

@@ -85,6 +85,19 @@ class Matcher:
                 return frozenset(chars)
         return frozenset(chars)
 
+    def in_free_string(self) -> bool:
+        """Inside a string that the model writes on its own, any character allowed next:
+        a run of decoded tokens can go on until the closing quote. (Not numbers: most
+        are one to three digits, and a run that stops at once costs a request.)"""
+        top = self.stack[-1] if self.stack else None
+        return (
+            isinstance(top, TextFrame)
+            and top.opened
+            and not top.closed
+            and not top.escape
+            and top.next_chars() is None
+        )
+
     def take_forced(self) -> str:
         """Follow, and return, the text that is the only way to go on from here."""
         out = []
