@@ -235,7 +235,7 @@ def _self_agreement(t: ThroughputResult) -> list[str]:
     return [
         "The same comparison between two repetitions of one variant (the same settings, run "
         f"again): {told}. That is how far the engine agrees with itself at "
-        f"`--parallel {t.settings.get('parallel', 8)}`, whose batches hold other reports "
+        f"`--parallel {t.settings['parallel']}`, whose batches hold other reports "
         "each time; A against A0 cannot be expected to agree more.",
         "",
     ]

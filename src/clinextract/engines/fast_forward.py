@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from .base import Completion, Request, TokenLogprob
 from .forced_json import Matcher, Rejected
@@ -52,13 +52,6 @@ TRIAL_ANSWERS = 4
 # the most tokens one request decodes inside a free string (a run ends sooner, before the
 # token with the closing quote)
 RUN_TOKENS = 32
-
-
-class _RunToken(NamedTuple):
-    token: str
-    id: int
-    logprob: float
-    top: dict[str, float]
 
 
 class _DecodeWhole(Exception):
@@ -150,18 +143,17 @@ class FastForward:
     ) -> Completion:
         """Answer `request` (its prompt already rendered); `whole(extra_body)` decodes the
         whole answer the usual way when this cannot."""
-        shape = compile_shape(json.dumps(request.schema)) if request.schema else None
+        key = json.dumps(request.schema)  # the shape's cache key and the judge's
+        shape = compile_shape(key) if request.schema else None
         if shape is None:
             self.count("whole answer: schema not handled")
             return whole({})
-        key = json.dumps(request.schema, sort_keys=True)
         if key in self._slower:
             self.count("whole answer: fast-forward measured slower for this schema")
             return whole({"id_slot": self.slot()})
         started = time.perf_counter()
-        self._thread.waits = 0
         try:
-            completion = self._decode(request, prompt, Matcher(shape), started)
+            completion, waits = self._decode(request, prompt, Matcher(shape), started)
         except _DecodeWhole as reason:
             self.count(f"whole answer: {reason}")
             return whole({"id_slot": self.slot()})
@@ -170,7 +162,7 @@ class FastForward:
             self.stats["decoded tokens"] += completion.completion_tokens
             self.stats["forced tokens"] += completion.forced_tokens
             if completion.finish_reason == "stop":
-                self._judge(key, completion.forced_tokens, self._thread.waits)
+                self._judge(key, completion.forced_tokens, waits)
         return completion
 
     def _judge(self, key: str, forced: int, waits: int) -> None:
@@ -196,7 +188,9 @@ class FastForward:
 
     def _decode(
         self, request: Request, prompt: str, matcher: Matcher, started: float
-    ) -> Completion:
+    ) -> tuple[Completion, int]:
+        """The answer, and the llama.cpp steps it waited for (`_judge`): one per request
+        and one per stop token decoded again after a run."""
         # The prompt as ids, tokenized once: llama.cpp would tokenize a text prompt again
         # for every request, which costs more than a decoded token. Decoded tokens may
         # follow as text (llama.cpp takes text and ids mixed).
@@ -204,7 +198,8 @@ class FastForward:
         prompt_tokens = len(pieces)  # as the pipeline counts them: without forced text
         text: list[str] = []
         logprobs: list[TokenLogprob] | None = [] if request.top_logprobs else None
-        decoded = forced_tokens = cached_tokens = evaluated = seams = runs = redone = 0
+        decoded = forced_tokens = cached_tokens = evaluated = seams = 0
+        requests = runs = redone = 0
         after_run = False  # the last request was a run that stopped before a value's end
         held = ""  # forced text left for the next decoded token to start with (a seam)
         finish = "stop"
@@ -239,13 +234,13 @@ class FastForward:
             body = self._body(request, pieces, matcher, decoded, held)
             if run > 1:
                 body.update(max_tokens=run, stop=['"'], n_probs=body.get("n_probs", 1))
-            self._thread.waits += 1
+            requests += 1
             try:
                 reply = self.send(body)
             except Exception as exc:  # llama.cpp reports every failure the same way
-                return Completion.failed(f"llama.cpp: {exc}", started)
+                return Completion.failed(f"llama.cpp: {exc}", started), requests
             if "error" in reply:
-                return self.failed(reply, time.perf_counter() - started)
+                return self.failed(reply, time.perf_counter() - started), requests
             usage = reply.get("usage", {})
             cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
             if decoded == 0:  # what the slot's cache held of the prompt
@@ -255,18 +250,18 @@ class FastForward:
             if run > 1:
                 tokens = self._run(reply)
                 try:
-                    matcher.feed("".join(t.token for t in tokens))
+                    matcher.feed("".join(t.token for _, t in tokens))
                 except Rejected as exc:
                     raise _DecodeWhole("a token the matcher rejected") from exc
                 # the answer's tokens count (one per log-probability); the stop token the
                 # reply leaves out is decoded again by the next request and counted there
                 decoded += len(tokens)
                 redone += usage.get("completion_tokens", len(tokens)) > len(tokens)
-                for t in tokens:
-                    text.append(t.token)
-                    pieces.append(t.id)
+                for token_id, chosen in tokens:
+                    text.append(chosen.token)
+                    pieces.append(token_id)
                     if logprobs is not None:
-                        logprobs.append(TokenLogprob(t.token, t.logprob, t.top))
+                        logprobs.append(chosen)
                 stopped = reply["choices"][0].get("finish_reason") == "stop"
                 after_run = stopped and not matcher.done
                 runs += 1
@@ -293,8 +288,7 @@ class FastForward:
             self.stats["seams left to the model"] += seams
             self.stats["runs of decoded tokens"] += runs
             self.stats["stop tokens decoded again after a run"] += redone
-        self._thread.waits += redone
-        return Completion(
+        answer = Completion(
             text="".join(text),
             finish_reason=finish,
             prompt_tokens=prompt_tokens,
@@ -304,6 +298,7 @@ class FastForward:
             logprobs=logprobs,
             forced_tokens=forced_tokens,
         )
+        return answer, requests + redone
 
     def _body(
         self, request: Request, pieces: list[str | int], matcher: Matcher, step: int, held: str
@@ -323,18 +318,16 @@ class FastForward:
         return body
 
     @staticmethod
-    def _run(reply: Reply) -> list[_RunToken]:
+    def _run(reply: Reply) -> list[tuple[int, TokenLogprob]]:
         """The tokens of a run, as llama.cpp lists them (without the stop token)."""
         content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
-        tokens = []
-        for entry in content:
-            if not entry.get("token") or "id" not in entry:  # part of a UTF-8 character
-                raise _DecodeWhole("an empty token")
-            top = {a["token"]: a["logprob"] for a in entry.get("top_logprobs", [])}
-            tokens.append(_RunToken(entry["token"], entry["id"], entry["logprob"], top))
+        if not all(entry.get("token") and "id" in entry for entry in content):
+            raise _DecodeWhole("an empty token")  # part of a UTF-8 character
+        tokens = [(entry["id"], _logprob(entry)) for entry in content]
         # the text may go on with the stop token's part before the quote (`.` of `."`):
         # that token is left out and asked for again, so its text is too
-        if not reply["choices"][0].get("text", "").startswith("".join(t.token for t in tokens)):
+        spelled = "".join(t.token for _, t in tokens)
+        if not reply["choices"][0].get("text", "").startswith(spelled):
             raise _DecodeWhole("a run whose tokens do not spell its text")
         return tokens
 
@@ -349,6 +342,10 @@ class FastForward:
         content = (choice.get("logprobs") or {}).get("content") or []
         if not (with_logprobs and content and "id" in content[0]):
             return token, token, None
-        first = content[0]
-        top = {a["token"]: a["logprob"] for a in first.get("top_logprobs", [])}
-        return token, first["id"], TokenLogprob(first["token"], first["logprob"], top)
+        return token, content[0]["id"], _logprob(content[0])
+
+
+def _logprob(entry: dict[str, Any]) -> TokenLogprob:
+    """One token of llama.cpp's `logprobs.content`, with its alternatives."""
+    top = {a["token"]: a["logprob"] for a in entry.get("top_logprobs", [])}
+    return TokenLogprob(entry["token"], entry["logprob"], top)

@@ -90,13 +90,8 @@ class Matcher:
         a run of decoded tokens can go on until the closing quote. (Not numbers: most
         are one to three digits, and a run that stops at once costs a request.)"""
         top = self.stack[-1] if self.stack else None
-        return (
-            isinstance(top, TextFrame)
-            and top.opened
-            and not top.closed
-            and not top.escape
-            and top.next_chars() is None
-        )
+        # None only for an open string, past any escape, below its maxLength
+        return isinstance(top, TextFrame) and top.next_chars() is None
 
     def take_forced(self) -> str:
         """Follow, and return, the text that is the only way to go on from here."""
